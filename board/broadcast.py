@@ -1,0 +1,267 @@
+"""
+Per-process fan-out (DESIGN.md, "The broadcast path").
+
+Each serving process keeps one :class:`BoardHub` per board that has sockets on
+it. The hub is the only member of the board's channel-layer group in this
+process, so the group has one member per process, not one per player. It:
+
+- applies its sockets' changes to Redis, as many per Lua call as are waiting
+  (the writer), and answers each sender with a RESULT;
+- publishes each batch of applied changes once to the group, and relays the
+  batches of every process to its local sockets as one binary UPDATE frame per
+  tick (the flusher), skipping sockets that have fallen too far behind;
+- every few seconds records its player count in Redis and tells its sockets the
+  board's player total and version (the beacon), so a client that missed a
+  frame, or a Redis that came back empty, is noticed even when the board is idle.
+"""
+
+import asyncio
+import logging
+import os
+import secrets
+import socket
+import time
+import weakref
+from collections import deque
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+
+from . import protocol, state
+from .models import Board
+from .state import Status
+
+logger = logging.getLogger(__name__)
+
+PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+# Hubs by event loop, then by slug: tests run one loop per test.
+_hubs = weakref.WeakKeyDictionary()
+
+
+async def hub_for(slug):
+    """The running process's hub for a board, or None if there is no such board."""
+    hubs = _hubs.setdefault(asyncio.get_running_loop(), {})
+    hub = hubs.get(slug)
+    if hub is not None:
+        return hub
+    board = await _find_board(slug)
+    if board is None:
+        return None
+    hub = hubs.setdefault(slug, BoardHub(board))
+    hub.start()
+    return hub
+
+
+def local_hubs():
+    """The hubs of the running event loop."""
+    return list(_hubs.get(asyncio.get_running_loop(), {}).values())
+
+
+async def stop_hubs():
+    """Stop every hub of the running loop (process shutdown, end of a test)."""
+    hubs = _hubs.pop(asyncio.get_running_loop(), {})
+    for hub in hubs.values():
+        await hub.stop()
+
+
+async def _find_board(slug):
+    if slug == settings.BOARD_DEFAULT_SLUG:
+        return await sync_to_async(Board.objects.default)()
+    return await Board.objects.filter(slug=slug).afirst()
+
+
+async def publish(slug, message):
+    """Send a hub event (``board.reset``, ``board.frozen``, …) to every process."""
+    await get_channel_layer().group_send(state.group_name(slug), message)
+
+
+class BoardHub:
+    def __init__(self, board):
+        self.board = board
+        self.sockets = set()
+        self.players = 0
+        self._queue = deque()
+        self._outbox = []
+        self._write_wakeup = asyncio.Event()
+        self._flush_wakeup = asyncio.Event()
+        self._last_flush = 0.0
+        self._last_beacon = None
+        self._tasks = []
+        self._layer = get_channel_layer()
+        self._channel = None
+
+    def start(self):
+        if self._tasks:
+            return
+        for job in (self._write_loop, self._flush_loop, self._subscribe_loop, self._beacon_loop):
+            self._tasks.append(asyncio.ensure_future(job()))
+
+    async def stop(self):
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        if self._channel is not None:
+            try:
+                await self._layer.group_discard(state.group_name(self.board.slug), self._channel)
+            except state.REDIS_ERRORS:
+                pass
+
+    def attach(self, consumer):
+        self.sockets.add(consumer)
+
+    def detach(self, consumer):
+        self.sockets.discard(consumer)
+
+    def submit(self, consumer, index, value):
+        """Queue one validated change; the sender gets its RESULT after the batch runs."""
+        self._queue.append((consumer, index, value))
+        self._write_wakeup.set()
+
+    # -- the writer ----------------------------------------------------------
+
+    async def _write_loop(self):
+        while True:
+            await self._write_wakeup.wait()
+            self._write_wakeup.clear()
+            while self._queue:
+                size = min(len(self._queue), settings.BOARD_MAX_BATCH)
+                batch = [self._queue.popleft() for _ in range(size)]
+                try:
+                    await self._write(batch)
+                except Exception:
+                    logger.exception("Applying a batch of %d changes failed", len(batch))
+                    await self._answer(batch, [Status.UNAVAILABLE] * len(batch), [0] * len(batch))
+
+    async def _write(self, batch):
+        changes = [(index, value) for _, index, value in batch]
+        try:
+            applied = await state.aapply(self.board, changes)
+        except state.StateUnavailable:
+            await self._answer(batch, [Status.UNAVAILABLE] * len(batch), [0] * len(batch))
+            return
+        await self._answer(batch, applied.statuses, applied.versions())
+        done = [change for change, status in zip(changes, applied.statuses, strict=True) if status == Status.APPLIED]
+        if not done:
+            return
+        run = protocol.encode_run(applied.epoch, applied.from_version, done)
+        self._relay(run)
+        try:
+            await self._layer.group_send(
+                state.group_name(self.board.slug),
+                {"type": "board.batch", "origin": PROCESS_ID, "runs": run},
+            )
+        except state.REDIS_ERRORS:
+            # Other processes' clients notice the gap from the next beacon and resync.
+            logger.warning("Could not publish a batch for %s; remote clients will resync", self.board.slug)
+
+    async def _answer(self, batch, statuses, versions):
+        replies = {}
+        for (consumer, index, value), status, version in zip(batch, statuses, versions, strict=True):
+            replies.setdefault(consumer, []).append((index, value, status, version))
+        for consumer, entries in replies.items():
+            await consumer.send_results(entries)
+
+    # -- the relay -----------------------------------------------------------
+
+    async def _subscribe_loop(self):
+        group = state.group_name(self.board.slug)
+        while self._channel is None:
+            try:
+                channel = await self._layer.new_channel(prefix="hub.")
+                await self._layer.group_add(group, channel)
+                self._channel = channel
+            except state.REDIS_ERRORS:
+                logger.warning("Cannot subscribe to %s yet; retrying", group)
+                await asyncio.sleep(1)
+        while True:
+            message = await self._layer.receive(self._channel)
+            handler = getattr(self, message.get("type", "").replace(".", "_"), None)
+            if handler is None:
+                logger.warning("Ignoring unknown hub event %r", message.get("type"))
+                continue
+            await handler(message)
+
+    async def board_batch(self, event):
+        if event["origin"] != PROCESS_ID:
+            self._relay(event["runs"])
+
+    async def board_reset(self, event):
+        """The whole bitset was replaced (restore, clear, import): everyone refetches."""
+        await self.send_all(protocol.control("resync", reason=event.get("reason", "reset")))
+
+    async def board_frozen(self, event):
+        self.board.frozen = event["frozen"]
+        await self.send_all(protocol.control("frozen", frozen=event["frozen"]))
+
+    def _relay(self, run):
+        self._outbox.append(run)
+        self._flush_wakeup.set()
+
+    async def _flush_loop(self):
+        loop = asyncio.get_running_loop()
+        tick = settings.BOARD_TICK_MS / 1000
+        while True:
+            await self._flush_wakeup.wait()
+            # Idle boards send at once; busy ones at most one frame per tick.
+            delay = self._last_flush + tick - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            self._flush_wakeup.clear()
+            runs, self._outbox = self._outbox, []
+            self._last_flush = loop.time()
+            frame = protocol.UPDATE_PREFIX + b"".join(runs)
+            for consumer in list(self.sockets):
+                await consumer.send_update(frame)
+
+    async def send_all(self, text):
+        for consumer in list(self.sockets):
+            await consumer.send_control(text)
+
+    # -- the beacon ----------------------------------------------------------
+
+    async def _beacon_loop(self):
+        failing = False
+        while True:
+            try:
+                await self._beat()
+                if failing:
+                    logger.info("Redis is reachable again for board %s", self.board.slug)
+                failing = False
+            except (state.StateUnavailable, *state.REDIS_ERRORS) as error:
+                if not failing:
+                    logger.warning("Beacon for board %s failed: %s", self.board.slug, error)
+                failing = True
+            await asyncio.sleep(settings.BOARD_BEACON_SECONDS)
+
+    async def _beat(self):
+        self.players = await self._count_players()
+        meta = await state.ameta(self.board)
+        beacon = protocol.control(
+            "beacon", players=self.players, epoch=meta.epoch, version=meta.version, frozen=meta.frozen
+        )
+        if beacon != self._last_beacon:
+            self._last_beacon = beacon
+            await self.send_all(beacon)
+
+    async def _count_players(self):
+        """Record this process's sockets and add up every live process's."""
+        key, now = state.presence_key(self.board.slug), time.time()
+        stale_after = 3 * settings.BOARD_BEACON_SECONDS
+        async with state.async_client().pipeline(transaction=False) as pipe:
+            pipe.hset(key, PROCESS_ID, f"{len(self.sockets)} {now:.3f}")
+            pipe.expire(key, stale_after * 2)
+            pipe.hgetall(key)
+            *_, entries = await pipe.execute()
+        total, stale = 0, []
+        for process, entry in entries.items():
+            count, seen = entry.split()
+            if now - float(seen) > stale_after:
+                stale.append(process)
+            else:
+                total += int(count)
+        if stale:
+            await state.async_client().hdel(key, *stale)
+        return total

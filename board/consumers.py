@@ -1,0 +1,137 @@
+import time
+from collections import deque
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import protocol, state
+from .broadcast import hub_for
+from .protocol import Ack, FrameError, Ping, SetBox
+
+
+class BoardConsumer(AsyncWebsocketConsumer):
+    """One player's socket on one board; the wire format is in docs/protocol.md."""
+
+    # Sockets are not channel-layer members: the process's BoardHub is, and it
+    # writes to its sockets directly. Without a layer, Channels creates no
+    # per-socket channel, so no Redis subscription per player.
+    channel_layer_alias = None
+
+    hub = None
+
+    async def dispatch(self, message):
+        # Frames from the player never touch the ORM, so they skip the
+        # aclose_old_connections() thread hop Channels adds to every dispatch
+        # (about 150 µs each, DESIGN.md §2).
+        if message["type"] == "websocket.receive":
+            await self.websocket_receive(message)
+            return
+        await super().dispatch(message)
+
+    async def connect(self):
+        self.frames_sent = 0
+        self.frames_acked = 0
+        self.lagging = False
+        self.bad_frames = deque()
+        await self.accept()
+        hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
+        if hub is None:
+            await self.send_control(protocol.error("board_not_found", "There is no board at this address."))
+            await self.close(code=protocol.CLOSE_BOARD_NOT_FOUND)
+            return
+        try:
+            meta = await state.ameta(hub.board)
+        except state.StateUnavailable:
+            await self.send_control(protocol.error("unavailable", "The board's storage is unreachable; retry soon."))
+            await self.close(code=protocol.CLOSE_UNAVAILABLE)
+            return
+        await self.send_control(self._hello(hub, meta))
+        # No await between the hello and attach: every update after the hello's
+        # version reaches this socket.
+        self.hub = hub
+        hub.attach(self)
+
+    def _hello(self, hub, meta):
+        return protocol.control(
+            "hello",
+            protocol=1,
+            board=hub.board.slug,
+            size=meta.size,
+            epoch=meta.epoch,
+            version=meta.version,
+            count=meta.count,
+            frozen=meta.frozen,
+            players=max(hub.players, len(hub.sockets) + 1),
+            tick_ms=settings.BOARD_TICK_MS,
+            lag_frames=settings.BOARD_LAG_FRAMES,
+        )
+
+    async def disconnect(self, code):
+        if self.hub is not None:
+            self.hub.detach(self)
+
+    async def receive(self, text_data=None, bytes_data=None):
+        if self.hub is None:
+            return
+        try:
+            message = protocol.parse(text_data, bytes_data, settings.BOARD_MAX_FRAME_BYTES)
+            if isinstance(message, SetBox):
+                self._check(message)
+        except FrameError as error:
+            await self._refuse(error)
+            return
+        if isinstance(message, SetBox):
+            self.hub.submit(self, message.index, message.value)
+        elif isinstance(message, Ack):
+            await self._acknowledge(message.frames)
+        elif isinstance(message, Ping):
+            await self.send_control(protocol.control("pong", token=message.token))
+
+    def _check(self, change):
+        size = self.hub.board.size
+        if not 0 <= change.index < size:
+            raise FrameError(
+                "index_out_of_range", f"Box {change.index} does not exist; boxes are 0 to {size - 1}.", change.index
+            )
+        if change.value not in (0, 1):
+            raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
+
+    async def _refuse(self, error):
+        fields = {} if error.index is None else {"index": error.index}
+        await self.send_control(protocol.error(error.code, error.message, **fields))
+        now = time.monotonic()
+        self.bad_frames.append(now)
+        while self.bad_frames and now - self.bad_frames[0] > 60:
+            self.bad_frames.popleft()
+        if len(self.bad_frames) > settings.BOARD_MAX_BAD_FRAMES:
+            await self.close(code=protocol.CLOSE_TOO_MANY_BAD_FRAMES)
+
+    async def _acknowledge(self, frames):
+        self.frames_acked = frames
+        if self.lagging and self._unacked() == 0:
+            self.lagging = False
+            await self.send_control(protocol.control("resync", reason="lagged"))
+
+    def _unacked(self):
+        return (self.frames_sent - self.frames_acked) % 2**32
+
+    # -- called by the hub ---------------------------------------------------
+
+    async def send_update(self, frame):
+        if self.lagging:
+            return
+        if self._unacked() > settings.BOARD_LAG_FRAMES:
+            # The client stopped reading (or acking): stop queueing frames for it
+            # instead of buffering without bound; it resyncs once it catches up.
+            self.lagging = True
+            return
+        self.frames_sent += 1
+        await self.base_send({"type": "websocket.send", "bytes": frame})
+
+    async def send_results(self, entries):
+        self.frames_sent += 1
+        await self.base_send({"type": "websocket.send", "bytes": protocol.encode_results(entries)})
+
+    async def send_control(self, text):
+        self.frames_sent += 1
+        await self.base_send({"type": "websocket.send", "text": text})

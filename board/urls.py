@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "board"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("b/<slug:slug>/", views.board, name="board"),
+    path("b/<slug:slug>/state", views.board_state, name="state"),
+    path("healthz", views.health, name="health"),
+]

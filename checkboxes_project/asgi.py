@@ -1,0 +1,26 @@
+"""
+ASGI entry point: HTTP goes to Django, WebSockets to the board consumer.
+
+Run it with daphne (``make run`` does): ``daphne checkboxes_project.asgi:application``.
+"""
+
+import os
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "checkboxes_project.settings")
+
+# Django must be set up before the consumers (and the models they import) load.
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
+
+from board.routing import websocket_urlpatterns  # noqa: E402
+
+application = ProtocolTypeRouter(
+    {
+        "http": django_asgi_app,
+        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+    }
+)

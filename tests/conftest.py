@@ -1,0 +1,63 @@
+import pytest
+from channels.layers import channel_layers
+from django.conf import settings
+
+from board import broadcast, state
+from board.localredis import LocalRedis
+from board.models import Board
+
+
+def use_redis(url):
+    """Point the app (state clients and channel layer) at the Redis at ``url``."""
+    settings.REDIS_URL = url
+    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = url
+    channel_layers.backends.clear()
+    state.reset_clients()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A redis-server of the tests' own on a free port, never the one at 6379."""
+    server = LocalRedis(tmp_path_factory.mktemp("redis")).start()
+    use_redis(server.url)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def clean_redis(redis_server):
+    if not redis_server.ping():
+        redis_server.restart()
+    use_redis(redis_server.url)
+    state.sync_client().flushall()
+    yield
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(tmp_path_factory):
+    # A file, not ":memory:", so daphne processes started by tests share it;
+    # a per-run name on PostgreSQL so parallel runs on one server don't collide.
+    database = settings.DATABASES["default"]
+    test = database.setdefault("TEST", {})
+    if database["ENGINE"].endswith("sqlite3"):
+        test["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+    else:
+        test["NAME"] = f"test_checkboxes_{tmp_path_factory.getbasetemp().name.replace('-', '_')}"
+
+
+@pytest.fixture
+async def hubs():
+    """Stops this test's hubs and Redis clients before its event loop closes."""
+    yield
+    await broadcast.stop_hubs()
+    await state.close_async_client()
+
+
+@pytest.fixture
+def main_board(db):
+    return Board.objects.default()
+
+
+@pytest.fixture
+def small_board(db):
+    return Board.objects.create(slug="small", size=100)
