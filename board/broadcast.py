@@ -86,6 +86,7 @@ class BoardHub:
         self._outbox = []
         self._write_wakeup = asyncio.Event()
         self._flush_wakeup = asyncio.Event()
+        self._presence_changed = asyncio.Event()
         self._last_flush = 0.0
         self._last_beacon = None
         self._tasks = []
@@ -111,9 +112,11 @@ class BoardHub:
 
     def attach(self, consumer):
         self.sockets.add(consumer)
+        self._presence_changed.set()
 
     def detach(self, consumer):
         self.sockets.discard(consumer)
+        self._presence_changed.set()
 
     def submit(self, consumer, index, value):
         """Queue one validated change; the sender gets its RESULT after the batch runs."""
@@ -234,11 +237,19 @@ class BoardHub:
                 if not failing:
                     logger.warning("Beacon for board %s failed: %s", self.board.slug, error)
                 failing = True
-            await asyncio.sleep(settings.BOARD_BEACON_SECONDS)
+            # A player joining or leaving brings the next beat forward, but
+            # never to more than one a second.
+            await asyncio.sleep(1)
+            try:
+                await asyncio.wait_for(self._presence_changed.wait(), settings.BOARD_BEACON_SECONDS - 1)
+            except TimeoutError:
+                pass
+            self._presence_changed.clear()
 
     async def _beat(self):
-        self.players = await self._count_players()
+        elsewhere = await self._players_elsewhere()
         meta = await state.ameta(self.board)
+        self.players = elsewhere + len(self.sockets)
         beacon = protocol.control(
             "beacon", players=self.players, epoch=meta.epoch, version=meta.version, frozen=meta.frozen
         )
@@ -246,8 +257,8 @@ class BoardHub:
             self._last_beacon = beacon
             await self.send_all(beacon)
 
-    async def _count_players(self):
-        """Record this process's sockets and add up every live process's."""
+    async def _players_elsewhere(self):
+        """Record this process's sockets; add up every other live process's."""
         key, now = state.presence_key(self.board.slug), time.time()
         stale_after = 3 * settings.BOARD_BEACON_SECONDS
         async with state.async_client().pipeline(transaction=False) as pipe:
@@ -260,7 +271,7 @@ class BoardHub:
             count, seen = entry.split()
             if now - float(seen) > stale_after:
                 stale.append(process)
-            else:
+            elif process.decode() != PROCESS_ID:
                 total += int(count)
         if stale:
             await state.async_client().hdel(key, *stale)

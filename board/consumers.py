@@ -61,7 +61,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             version=meta.version,
             count=meta.count,
             frozen=meta.frozen,
-            players=max(hub.players, len(hub.sockets) + 1),
+            players=hub.players + 1,
             tick_ms=settings.BOARD_TICK_MS,
             lag_frames=settings.BOARD_LAG_FRAMES,
         )

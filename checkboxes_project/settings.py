@@ -57,6 +57,9 @@ def env_list(name, default):
 
 
 DATA_DIR = Path(env_str("CHECKBOXES_DATA_DIR", str(BASE_DIR / "data"))).resolve()
+# SQLite, the local Redis and collected static files live here; a fresh
+# checkout has none of them yet.
+DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 # A development key, refused by the system check `checkboxes.E001` when DEBUG is off.
 DEV_SECRET_KEY = "django-insecure-checkboxes-development-key-do-not-use-in-production"
@@ -148,11 +151,14 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_MAX_AGE = env_int("WHITENOISE_MAX_AGE", 0 if DEBUG else 3600, minimum=0)
+# Serve straight from static/ (uncompressed, always fresh) instead of the
+# compressed copies collectstatic makes in STATIC_ROOT.
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 
 # Redis holds the live state of every board and carries the channel layer.
 # The default is a project-local server on a Unix socket that `make run` starts.
-REDIS_URL = env_str("REDIS_URL", f"unix://{DATA_DIR / 'redis' / 'redis.sock'}")
-REDIS_URL_FROM_ENV = "REDIS_URL" in os.environ
+REDIS_URL_FROM_ENV = bool(env_str("REDIS_URL", ""))
+REDIS_URL = env_str("REDIS_URL", "") or f"unix://{DATA_DIR / 'redis' / 'redis.sock'}"
 REDIS_PREFIX = env_str("CHECKBOXES_REDIS_PREFIX", "cb")
 
 CHANNEL_LAYERS = {

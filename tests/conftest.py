@@ -15,6 +15,12 @@ def use_redis(url):
     state.reset_clients()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def serve_static_from_source():
+    # Tests exercise static/ as it is, not a stale collectstatic copy.
+    settings.WHITENOISE_USE_FINDERS = True
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A redis-server of the tests' own on a free port, never the one at 6379."""
@@ -51,6 +57,35 @@ async def hubs():
     yield
     await broadcast.stop_hubs()
     await state.close_async_client()
+
+
+@pytest.fixture
+def daphnes(tmp_path, transactional_db):
+    """Start daphne processes sharing the test Redis and database; stops them after."""
+    from tests.servers import Daphne
+
+    started = []
+
+    def start(count=1, **env):
+        servers = [Daphne(tmp_path, **env).start() for _ in range(count)]
+        started.extend(servers)
+        return servers
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+async def browser():
+    from playwright.async_api import async_playwright
+
+    from tests.browser import launch
+
+    async with async_playwright() as playwright:
+        browser = await launch(playwright)
+        yield browser
+        await browser.close()
 
 
 @pytest.fixture

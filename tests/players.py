@@ -1,21 +1,32 @@
-"""A test player speaking the board protocol through Channels' WebsocketCommunicator."""
+"""Test players speaking the board protocol (docs/protocol.md).
+
+``Player`` talks to the ASGI application in-process through Channels'
+WebsocketCommunicator; ``NetPlayer`` talks to a real daphne over TCP. Both
+keep a :class:`board.replica.Replica` of the board from the frames they read.
+"""
 
 import asyncio
 import json
+import urllib.request
 
+import websockets
 from channels.testing import WebsocketCommunicator
 
 from board import protocol, state
 from board.replica import Replica
 from checkboxes_project.asgi import application
 
-ORIGIN = (b"origin", b"http://127.0.0.1")
+ORIGIN = "http://127.0.0.1"
 
 
-class Player:
-    def __init__(self, path="/ws/b/main/"):
-        self.path = path
-        self.communicator = WebsocketCommunicator(application, path, headers=[ORIGIN])
+class ConnectionClosed(Exception):
+    def __init__(self, code):
+        super().__init__(f"closed with code {code}")
+        self.code = code
+
+
+class BasePlayer:
+    def __init__(self):
         self.hello = None
         self.replica = None
         self.controls = []
@@ -23,75 +34,55 @@ class Player:
         self.frames = 0
 
     async def join(self, board=None):
-        connected, _ = await self.communicator.connect()
-        assert connected
+        await self.open()
         self.hello = await self.receive_control("hello")
         self.replica = Replica(self.hello["size"])
         if board is not None:
             await self.load(board)
         return self
 
-    async def load(self, board):
-        bits, meta = await state.aread(board)
-        self.replica.load(bits, meta.epoch, meta.version)
-
-    async def leave(self):
-        await self.communicator.disconnect()
-
     async def send_set(self, index, value):
-        await self.communicator.send_to(bytes_data=protocol.encode_set(index, value))
-
-    async def send_raw(self, frame):
-        """Any frame, even an empty one (send_to() refuses those)."""
-        key = "bytes" if isinstance(frame, bytes) else "text"
-        await self.communicator.send_input({"type": "websocket.receive", key: frame})
+        await self.send(protocol.encode_set(index, value))
 
     async def send_json(self, message):
-        await self.communicator.send_to(text_data=json.dumps(message))
+        await self.send(json.dumps(message))
 
-    async def next_frame(self, timeout=3):
-        message = await self.communicator.receive_output(timeout)
-        if message["type"] == "websocket.close":
-            raise ConnectionClosed(message.get("code"))
+    async def ack(self):
+        await self.send(protocol.encode_ack(self.frames))
+
+    async def next_frame(self, timeout=5):
+        frame = await self.recv(timeout)
         self.frames += 1
-        if message.get("text") is not None:
-            control = json.loads(message["text"])
+        if isinstance(frame, str):
+            control = json.loads(frame)
             self.controls.append(control)
             return control
-        frame = message["bytes"]
         if frame[0] == protocol.FRAME_UPDATE:
             self.replica.update(frame)
         else:
             self.results.extend(protocol.decode_results(frame))
         return frame
 
-    async def receive_control(self, kind, timeout=3):
-        """Skip frames until a control message of ``kind`` arrives."""
+    async def receive_control(self, kind, timeout=5):
+        """Read frames until a control message of ``kind`` arrives."""
         async with asyncio.timeout(timeout):
             while True:
                 frame = await self.next_frame(timeout)
                 if isinstance(frame, dict) and frame["type"] == kind:
                     return frame
 
-    async def receive_result(self, timeout=3):
+    async def receive_result(self, timeout=5):
         async with asyncio.timeout(timeout):
             while not self.results:
                 await self.next_frame(timeout)
         return self.results.pop(0)
 
-    async def wait_for_version(self, version, timeout=3):
+    async def wait_for_version(self, version, timeout=5):
         async with asyncio.timeout(timeout):
             while self.replica.version < version:
                 await self.next_frame(timeout)
 
-    async def drain(self, quiet=0.2):
-        """Read until nothing arrives for ``quiet`` seconds."""
-        # receive_output() would cancel the application on a timeout;
-        # receive_nothing() only looks.
-        while not await self.communicator.receive_nothing(quiet):
-            await self.next_frame()
-
-    async def closed_with(self, timeout=3):
+    async def closed_with(self, timeout=5):
         async with asyncio.timeout(timeout):
             while True:
                 try:
@@ -100,7 +91,77 @@ class Player:
                     return closed.code
 
 
-class ConnectionClosed(Exception):
-    def __init__(self, code):
-        super().__init__(f"closed with code {code}")
-        self.code = code
+class Player(BasePlayer):
+    """In-process, through WebsocketCommunicator."""
+
+    def __init__(self, path="/ws/b/main/"):
+        super().__init__()
+        self.communicator = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN.encode())])
+
+    async def open(self):
+        connected, _ = await self.communicator.connect()
+        assert connected
+
+    async def load(self, board):
+        bits, meta = await state.aread(board)
+        self.replica.load(bits, meta.epoch, meta.version)
+
+    async def leave(self):
+        await self.communicator.disconnect()
+
+    async def send(self, frame):
+        await self.send_raw(frame)
+
+    async def send_raw(self, frame):
+        """Any frame, even an empty one (send_to() refuses those)."""
+        key = "bytes" if isinstance(frame, bytes) else "text"
+        await self.communicator.send_input({"type": "websocket.receive", key: frame})
+
+    async def recv(self, timeout):
+        message = await self.communicator.receive_output(timeout)
+        if message["type"] == "websocket.close":
+            raise ConnectionClosed(message.get("code"))
+        return message["text"] if message.get("text") is not None else message["bytes"]
+
+    async def drain(self, quiet=0.2):
+        """Read until nothing arrives for ``quiet`` seconds."""
+        # receive_output() would cancel the application on a timeout;
+        # receive_nothing() only looks.
+        while not await self.communicator.receive_nothing(quiet):
+            await self.next_frame()
+
+
+class NetPlayer(BasePlayer):
+    """Over TCP to a daphne at ``base_url`` (http://host:port)."""
+
+    def __init__(self, base_url, slug="main"):
+        super().__init__()
+        self.base_url = base_url
+        self.slug = slug
+        self.socket = None
+
+    async def open(self):
+        url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
+        self.socket = await websockets.connect(url, origin=ORIGIN, max_size=2**24)
+
+    async def load(self, board=None):
+        bits, epoch, version = await asyncio.to_thread(fetch_state, self.base_url, self.slug)
+        self.replica.load(bits, epoch, version)
+
+    async def leave(self):
+        await self.socket.close()
+
+    async def send(self, frame):
+        await self.socket.send(frame)
+
+    async def recv(self, timeout):
+        try:
+            return await asyncio.wait_for(self.socket.recv(), timeout)
+        except websockets.ConnectionClosed as closed:
+            raise ConnectionClosed(closed.rcvd.code if closed.rcvd else None) from None
+
+
+def fetch_state(base_url, slug="main"):
+    with urllib.request.urlopen(f"{base_url}/b/{slug}/state", timeout=10) as response:
+        headers = response.headers
+        return response.read(), int(headers["X-Board-Epoch"]), int(headers["X-Board-Version"])

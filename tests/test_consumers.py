@@ -135,9 +135,7 @@ BAD_TEXT = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("frame", "code"), BAD_BINARY + BAD_TEXT, ids=[repr(f)[:40] for f, _ in BAD_BINARY + BAD_TEXT]
-)
+@pytest.mark.parametrize(("frame", "code"), BAD_BINARY + BAD_TEXT, ids=[repr(f)[:40] for f, _ in BAD_BINARY + BAD_TEXT])
 async def test_a_bad_frame_gets_an_error_and_harms_no_one(frame, code):
     board, mallory, bob = await two_players()
     await mallory.send_raw(frame)
