@@ -6,6 +6,8 @@ from board import state
 from board.models import Board
 from board.state import Status
 
+pytestmark = pytest.mark.postgres
+
 
 @pytest.fixture
 def board(db):

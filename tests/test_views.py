@@ -7,7 +7,7 @@ import pytest
 from board import state
 from board.models import Board
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 
 def test_the_home_page_shows_the_default_board_titled_in_words(client):
