@@ -118,9 +118,14 @@ class BoardHub:
         self.sockets.discard(consumer)
         self._presence_changed.set()
 
-    def submit(self, consumer, index, value):
-        """Queue one validated change; the sender gets its RESULT after the batch runs."""
-        self._queue.append((consumer, index, value))
+    def submit(self, consumer, index, value, refusal=None):
+        """Queue one validated change; the sender gets its RESULT after the batch runs.
+
+        A change already refused (``refusal`` is a Status: banned, rate limited, …)
+        still goes through the queue, so each socket's RESULTs stay in the order
+        its changes were sent.
+        """
+        self._queue.append((consumer, index, value, refusal))
         self._write_wakeup.set()
 
     # -- the writer ----------------------------------------------------------
@@ -136,19 +141,34 @@ class BoardHub:
                     await self._write(batch)
                 except Exception:
                     logger.exception("Applying a batch of %d changes failed", len(batch))
-                    await self._answer(batch, [Status.UNAVAILABLE] * len(batch), [0] * len(batch))
+                    await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
 
     async def _write(self, batch):
-        changes = [(index, value) for _, index, value in batch]
+        changes = [(index, value) for _, index, value, refusal in batch if refusal is None]
         try:
-            applied = await state.aapply(self.board, changes)
+            applied = await state.aapply(self.board, changes) if changes else None
         except state.StateUnavailable:
-            await self._answer(batch, [Status.UNAVAILABLE] * len(batch), [0] * len(batch))
+            await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
             return
-        await self._answer(batch, applied.statuses, applied.versions())
+        await self._answer(batch, self._outcomes(batch, applied))
+        if applied is not None and applied.to_version > applied.from_version:
+            await self._broadcast(applied, changes)
+
+    @staticmethod
+    def _outcomes(batch, applied):
+        """``(status, version)`` for every entry of the batch, refused ones included, in order."""
+        fresh = iter(zip(applied.statuses, applied.versions(), strict=True)) if applied else iter(())
+        return [(refusal, 0) if refusal is not None else next(fresh) for *_, refusal in batch]
+
+    async def _answer(self, batch, outcomes):
+        replies = {}
+        for (consumer, index, value, _), (status, version) in zip(batch, outcomes, strict=True):
+            replies.setdefault(consumer, []).append((index, value, status, version))
+        for consumer, entries in replies.items():
+            await consumer.send_results(entries)
+
+    async def _broadcast(self, applied, changes):
         done = [change for change, status in zip(changes, applied.statuses, strict=True) if status == Status.APPLIED]
-        if not done:
-            return
         run = protocol.encode_run(applied.epoch, applied.from_version, done)
         self._relay(run)
         try:
@@ -159,13 +179,6 @@ class BoardHub:
         except state.REDIS_ERRORS:
             # Other processes' clients notice the gap from the next beacon and resync.
             logger.warning("Could not publish a batch for %s; remote clients will resync", self.board.slug)
-
-    async def _answer(self, batch, statuses, versions):
-        replies = {}
-        for (consumer, index, value), status, version in zip(batch, statuses, versions, strict=True):
-            replies.setdefault(consumer, []).append((index, value, status, version))
-        for consumer, entries in replies.items():
-            await consumer.send_results(entries)
 
     # -- the relay -----------------------------------------------------------
 

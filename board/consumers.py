@@ -1,10 +1,11 @@
+import secrets
 import time
 from collections import deque
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import protocol, state
+from . import network, protocol, state
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 
@@ -33,6 +34,9 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.frames_acked = 0
         self.lagging = False
         self.bad_frames = deque()
+        self.connection_id = secrets.token_hex(6)
+        self.address = network.client_address(self.scope)
+        self.network = network.network_of(self.address)
         await self.accept()
         hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
         if hub is None:

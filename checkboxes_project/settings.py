@@ -192,6 +192,8 @@ BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=65535)
 # A socket more than this many frames behind its acknowledgements stops
 # receiving updates and is told to resynchronise once it catches up.
 BOARD_LAG_FRAMES = env_int("BOARD_LAG_FRAMES", 200, minimum=10)
+# IPv6 clients are grouped by this prefix for limits and bans.
+BOARD_IPV6_PREFIX = env_int("BOARD_IPV6_PREFIX", 64, minimum=1, maximum=128)
 # How often each process publishes its player count and the board's version.
 BOARD_BEACON_SECONDS = env_int("BOARD_BEACON_SECONDS", 5, minimum=1)
 # Bad frames from one socket within a minute before it is disconnected.
