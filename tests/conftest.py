@@ -1,6 +1,8 @@
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings
+from django.db import connections
 
 from board import broadcast, state
 from board.localredis import LocalRedis
@@ -53,10 +55,15 @@ def django_db_modify_db_settings(tmp_path_factory):
 
 @pytest.fixture
 async def hubs():
-    """Stops this test's hubs and Redis clients before its event loop closes."""
+    """Stops this test's hubs, Redis clients and ORM threads' connections before its loop closes.
+
+    Async ORM calls run in asgiref's worker thread; its connection would
+    otherwise stay open and block dropping the PostgreSQL test database.
+    """
     yield
     await broadcast.stop_hubs()
     await state.close_async_client()
+    await sync_to_async(connections.close_all)()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from playwright.async_api import expect
 from board import state
 from board.models import Board
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
 
 async def open_board(browser, url, path="/", **options):

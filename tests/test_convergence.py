@@ -16,7 +16,7 @@ from board import protocol, state
 from board.models import Board
 from tests.players import ConnectionClosed, NetPlayer
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
 SIZE = 2_000
 GAP_WAIT = 1.5

@@ -8,7 +8,7 @@ from board.models import Board
 from board.state import Status
 from tests.players import NetPlayer
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
 
 
 async def test_a_change_on_one_process_reaches_a_player_on_another(daphnes):
