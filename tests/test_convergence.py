@@ -11,6 +11,7 @@ import random
 import time
 
 import pytest
+import websockets
 
 from board import protocol, state
 from board.models import Board
@@ -87,7 +88,10 @@ class SyncingClient:
 
     async def play(self, until, rate):
         while time.monotonic() < until:
-            await self.player.send_set(self.rng.randrange(SIZE), self.rng.randrange(2))
+            try:
+                await self.player.send_set(self.rng.randrange(SIZE), self.rng.randrange(2))
+            except websockets.ConnectionClosed:
+                pass  # reconnecting, like a player clicking while the page is offline
             await asyncio.sleep(self.rng.expovariate(rate))
 
 
