@@ -1,22 +1,30 @@
 // A virtualised grid of real checkboxes: only the rows in view (plus a few
 // either side) exist in the DOM, and the column count follows the width.
+//
+// Keyboard: one box at a time is the grid's tab stop (roving tabindex); arrow
+// keys, Home/End and PageUp/PageDown move it, scrolling as needed, and Space
+// toggles it as any checkbox does. The rows are recycled as the view scrolls,
+// so focus is moved to whichever element shows the active box after each render.
 
-const CELL = 28;
 const OVERSCAN = 4;
 // Browsers cap element heights (about 33 million px in Chromium); past this
 // the scroll range is compressed so any board size still fits.
 const MAX_SCROLL_PX = 8_000_000;
+const TARGET_MS = 1600;
 
 const numbers = new Intl.NumberFormat("en-US");
 
 export class Grid {
-  constructor({ viewport, spacer, rows, size, valueAt, onToggle }) {
+  // `onRender` is called after every render, when the range in view may have moved.
+  constructor({ viewport, spacer, rows, size, valueAt, onToggle, onRender = () => {} }) {
     this.viewport = viewport;
     this.spacer = spacer;
     this.rowsEl = rows;
     this.size = size;
     this.valueAt = valueAt;
     this.onToggle = onToggle;
+    this.onRender = onRender;
+    this.cell = 28;
     this.columns = 1;
     this.rowCount = 1;
     this.scale = 1;
@@ -24,31 +32,36 @@ export class Grid {
     this.pool = [];
     this.frame = 0;
     this.disabled = false;
+    this.active = 0;
+    this.target = -1;
+    this.targetTimer = 0;
     rows.addEventListener("change", (event) => this.changed(event));
+    rows.addEventListener("keydown", (event) => this.keydown(event));
+    rows.addEventListener("focusin", (event) => this.focused(event));
     viewport.addEventListener("scroll", () => this.schedule(), { passive: true });
     new ResizeObserver(() => this.layout()).observe(viewport);
-  }
-
-  get cell() {
-    return CELL;
   }
 
   layout() {
     const top = this.topLeftBox();
     const width = this.viewport.clientWidth;
-    this.columns = Math.max(1, Math.floor(width / CELL));
+    // The cell size is the stylesheet's: bigger on touch screens.
+    this.cell = parseFloat(getComputedStyle(this.rowsEl).getPropertyValue("--cell")) || 28;
+    this.columns = Math.max(1, Math.floor(width / this.cell));
     this.rowCount = Math.ceil(this.size / this.columns);
-    const height = this.rowCount * CELL;
+    const height = this.rowCount * this.cell;
     this.scale = height > MAX_SCROLL_PX ? height / MAX_SCROLL_PX : 1;
     this.spacer.style.height = `${Math.min(height, MAX_SCROLL_PX)}px`;
     this.rowsEl.style.setProperty("--columns", this.columns);
-    const visible = Math.ceil(this.viewport.clientHeight / CELL) + 2 * OVERSCAN;
+    this.rowsEl.style.paddingLeft = `${Math.floor((width - this.columns * this.cell) / 2)}px`;
+    const visible = Math.ceil(this.viewport.clientHeight / this.cell) + 2 * OVERSCAN;
     this.buildPool(Math.min(visible, this.rowCount));
     this.scrollToBox(top, false);
     this.render();
   }
 
   buildPool(count) {
+    const hadFocus = this.hasFocus();
     this.rowsEl.replaceChildren();
     this.pool = [];
     for (let r = 0; r < count; r++) {
@@ -59,12 +72,14 @@ export class Grid {
         const box = document.createElement("input");
         box.type = "checkbox";
         box.className = "box";
+        box.tabIndex = -1;
         row.append(box);
         boxes.push(box);
       }
       this.rowsEl.append(row);
       this.pool.push({ row, boxes, index: -1 });
     }
+    this.refocusAfterRender = hadFocus;
   }
 
   schedule() {
@@ -72,14 +87,22 @@ export class Grid {
   }
 
   render() {
+    cancelAnimationFrame(this.frame);
     this.frame = 0;
+    const hadFocus = this.hasFocus() || this.refocusAfterRender;
+    this.refocusAfterRender = false;
     const top = this.viewport.scrollTop;
     const contentTop = top * this.scale;
-    const first = Math.max(0, Math.min(Math.floor(contentTop / CELL) - OVERSCAN, this.rowCount - this.pool.length));
+    const first = Math.max(0, Math.min(Math.floor(contentTop / this.cell) - OVERSCAN, this.rowCount - this.pool.length));
     this.firstRow = first;
-    const offset = top - (contentTop - first * CELL);
+    const offset = top - (contentTop - first * this.cell);
     this.rowsEl.style.transform = `translateY(${offset}px)`;
+    const { first: firstInView, last: lastInView } = this.rangeInView();
+    // The tab stop follows the view when the player scrolls it away.
+    if (this.active < firstInView || this.active > lastInView) this.active = firstInView;
     for (let r = 0; r < this.pool.length; r++) this.fillRow(this.pool[r], first + r);
+    if (hadFocus) this.focusActive();
+    this.onRender();
   }
 
   fillRow(slot, rowIndex) {
@@ -100,15 +123,15 @@ export class Grid {
       }
       box.checked = this.valueAt(index) === 1;
       box.disabled = this.disabled;
+      box.tabIndex = index === this.active ? 0 : -1;
+      box.classList.toggle("is-target", index === this.target);
     }
   }
 
   // Re-read one box if it is on screen.
   refresh(index) {
-    const slot = this.pool[Math.floor(index / this.columns) - this.firstRow];
-    if (!slot) return;
-    const box = slot.boxes[index % this.columns];
-    box.checked = this.valueAt(index) === 1;
+    const box = this.boxElement(index);
+    if (box) box.checked = this.valueAt(index) === 1;
   }
 
   refreshAll() {
@@ -128,18 +151,131 @@ export class Grid {
   }
 
   boxElement(index) {
+    if (index < 0 || index >= this.size) return null;
     const slot = this.pool[Math.floor(index / this.columns) - this.firstRow];
     return slot ? slot.boxes[index % this.columns] : null;
   }
 
+  // -- the view's place on the board ----------------------------------------
+
   topLeftBox() {
-    const row = Math.floor((this.viewport.scrollTop * this.scale) / CELL);
+    const row = Math.floor((this.viewport.scrollTop * this.scale) / this.cell);
     return Math.min(this.size - 1, row * this.columns);
   }
 
+  // First and last boxes with any part in view.
+  rangeInView() {
+    const contentTop = this.viewport.scrollTop * this.scale;
+    const firstRow = Math.floor(contentTop / this.cell);
+    const lastRow = Math.floor((contentTop + this.viewport.clientHeight - 1) / this.cell);
+    return {
+      first: Math.min(this.size - 1, firstRow * this.columns),
+      last: Math.min(this.size - 1, (lastRow + 1) * this.columns - 1),
+    };
+  }
+
+  get boxesInView() {
+    return Math.floor(this.viewport.clientHeight / this.cell) * this.columns;
+  }
+
   scrollToBox(index, render = true) {
-    const row = Math.floor(Math.max(0, Math.min(index, this.size - 1)) / this.columns);
-    this.viewport.scrollTop = Math.ceil((row * CELL) / this.scale);
+    const row = Math.floor(this.clamp(index) / this.columns);
+    this.viewport.scrollTop = Math.ceil((row * this.cell) / this.scale);
     if (render) this.render();
+  }
+
+  // Scroll by as little as possible to show the whole row of `index`.
+  scrollIntoView(index) {
+    const rowTop = Math.floor(index / this.columns) * this.cell;
+    const viewTop = this.viewport.scrollTop * this.scale;
+    const height = this.viewport.clientHeight;
+    if (rowTop < viewTop) {
+      this.viewport.scrollTop = Math.floor(rowTop / this.scale);
+    } else if (rowTop + this.cell > viewTop + height) {
+      this.viewport.scrollTop = Math.ceil((rowTop + this.cell - height) / this.scale);
+    }
+    this.render();
+  }
+
+  // Mark a box for a moment (after a jump or an opened link) so the eye finds it.
+  highlight(index) {
+    this.target = index;
+    this.refreshAll();
+    clearTimeout(this.targetTimer);
+    this.targetTimer = setTimeout(() => {
+      this.target = -1;
+      this.refreshAll();
+    }, TARGET_MS);
+  }
+
+  clamp(index) {
+    return Math.max(0, Math.min(index, this.size - 1));
+  }
+
+  // -- keyboard -------------------------------------------------------------
+
+  hasFocus() {
+    return this.rowsEl.contains(document.activeElement);
+  }
+
+  focused(event) {
+    const box = event.target;
+    if (!box.classList.contains("box")) return;
+    this.setActive(Number(box.dataset.index));
+  }
+
+  setActive(index) {
+    if (index === this.active) return;
+    const old = this.boxElement(this.active);
+    if (old) old.tabIndex = -1;
+    this.active = index;
+    const box = this.boxElement(index);
+    if (box) box.tabIndex = 0;
+  }
+
+  focusActive() {
+    const box = this.boxElement(this.active);
+    if (box && document.activeElement !== box) box.focus({ preventScroll: true });
+  }
+
+  // Move the tab stop to `index`, scroll it into view and focus it.
+  moveTo(index) {
+    this.setActive(this.clamp(index));
+    this.scrollIntoView(this.active);
+    this.focusActive();
+  }
+
+  keydown(event) {
+    if (!event.target.classList.contains("box") || event.altKey || event.metaKey) return;
+    const next = this.keyTarget(event.key, event.ctrlKey);
+    if (next === null) return;
+    event.preventDefault();
+    this.moveTo(next);
+  }
+
+  keyTarget(key, ctrl) {
+    const at = this.active;
+    const rowStart = at - (at % this.columns);
+    const page = Math.max(1, Math.floor(this.viewport.clientHeight / this.cell) - 1) * this.columns;
+    switch (key) {
+      case "ArrowLeft":
+        return at - 1;
+      case "ArrowRight":
+        return at + 1;
+      case "ArrowUp":
+        return at - this.columns >= 0 ? at - this.columns : at;
+      case "ArrowDown":
+        return at + this.columns < this.size ? at + this.columns : at;
+      case "Home":
+        return ctrl ? 0 : rowStart;
+      case "End":
+        return ctrl ? this.size - 1 : rowStart + this.columns - 1;
+      case "PageUp":
+        return at - page >= 0 ? at - page : at % this.columns;
+      case "PageDown":
+        return at + page < this.size ? at + page : this.size - 1;
+      default:
+        return null;
+    }
   }
 }
