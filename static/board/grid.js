@@ -15,8 +15,9 @@ const TARGET_MS = 1600;
 const numbers = new Intl.NumberFormat("en-US");
 
 export class Grid {
-  // `onRender` is called after every render, when the range in view may have moved.
-  constructor({ viewport, spacer, rows, size, valueAt, onToggle, onRender = () => {} }) {
+  // `onRender` is called after every render, when the range in view may have
+  // moved; `onBlocked(index)` when a disabled box is pressed.
+  constructor({ viewport, spacer, rows, size, valueAt, onToggle, onRender = () => {}, onBlocked = () => {} }) {
     this.viewport = viewport;
     this.spacer = spacer;
     this.rowsEl = rows;
@@ -24,6 +25,7 @@ export class Grid {
     this.valueAt = valueAt;
     this.onToggle = onToggle;
     this.onRender = onRender;
+    this.onBlocked = onBlocked;
     this.cell = 28;
     this.columns = 1;
     this.rowCount = 1;
@@ -35,6 +37,7 @@ export class Grid {
     this.active = 0;
     this.target = -1;
     this.targetTimer = 0;
+    rows.addEventListener("click", (event) => this.clicked(event));
     rows.addEventListener("change", (event) => this.changed(event));
     rows.addEventListener("keydown", (event) => this.keydown(event));
     rows.addEventListener("focusin", (event) => this.focused(event));
@@ -122,7 +125,7 @@ export class Grid {
         box.setAttribute("aria-label", `Box ${numbers.format(index)}`);
       }
       box.checked = this.valueAt(index) === 1;
-      box.disabled = this.disabled;
+      box.ariaDisabled = this.disabled ? "true" : null;
       box.tabIndex = index === this.active ? 0 : -1;
       box.classList.toggle("is-target", index === this.target);
     }
@@ -142,6 +145,16 @@ export class Grid {
     this.disabled = disabled;
     this.rowsEl.classList.toggle("is-disabled", disabled);
     this.refreshAll();
+  }
+
+  // Disabled boxes stay focusable (aria-disabled, not the disabled attribute)
+  // so a frozen board can still be browsed from the keyboard; pressing one
+  // is cancelled here, which keeps its checked state as it was.
+  clicked(event) {
+    const box = event.target;
+    if (!this.disabled || !box.classList.contains("box")) return;
+    event.preventDefault();
+    this.onBlocked(Number(box.dataset.index));
   }
 
   changed(event) {

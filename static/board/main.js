@@ -121,6 +121,7 @@ const grid = new Grid({
     if (refusal !== null) showRefusal(refusal);
   },
   onRender: showPlace,
+  onBlocked: () => showRefusal(Status.FROZEN),
 });
 
 const connection = new Connection(config.socketPath, {
