@@ -178,9 +178,13 @@ async def test_find_an_empty_spot_lands_where_nothing_is_checked(browser, daphne
     await page.click("#find-empty")
 
     shown = await range_in_view(page)
-    assert 60_000 <= shown["first"] and shown["last"] < 64_000
+    assert shown["first"] >= 60_000 and shown["last"] < 64_000
     checked = await page.evaluate(
-        "([first, last]) => { let n = 0; for (let i = first; i <= last; i++) n += window.checkboxes.sync.valueAt(i); return n; }",
+        """([first, last]) => {
+            let checked = 0;
+            for (let index = first; index <= last; index++) checked += window.checkboxes.sync.valueAt(index);
+            return checked;
+        }""",
         [shown["first"], shown["last"]],
     )
     assert checked == 0
@@ -421,7 +425,7 @@ async def test_a_phone_screen_has_no_sideways_scrolling_and_big_enough_targets(b
             .map((element) => [element, element.getBoundingClientRect()])
             .filter(([element, box]) => box.width > 1 && box.bottom > 0 && box.top < innerHeight && !element.hidden)
             .filter(([element, box]) => box.width < 24 || box.height < 24)
-            .map(([element, box]) => `${element.id || element.getAttribute("aria-label")}: ${box.width}x${box.height}`)"""
+            .map(([element, box]) => `${element.id || element.ariaLabel}: ${box.width}x${box.height}`)"""
     )
     assert small == []
 
@@ -465,7 +469,8 @@ async def axe_violations(page):
     if not AXE.exists():
         pytest.fail(f"{AXE} is missing: run `npm ci` (make test does).")
     await page.add_script_tag(path=str(AXE))
-    violations = await page.evaluate("async () => (await axe.run(document, { resultTypes: ['violations'] })).violations")
+    results = await page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    violations = results["violations"]
     return [
         f"{violation['id']} ({violation['impact']}): {[node['target'] for node in violation['nodes']]}"
         for violation in violations

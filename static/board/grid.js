@@ -1,6 +1,11 @@
 // A virtualised grid of real checkboxes: only the rows in view (plus a few
 // either side) exist in the DOM, and the column count follows the width.
 //
+// A row element keeps its board row for as long as that row stays near the
+// view, and sits at the row's own place in the scrolled content, so scrolling
+// is the browser's own: only rows coming into view are refilled and moved
+// (from one end of the DOM to the other, so reading order stays visual order).
+//
 // Keyboard: one box at a time is the grid's tab stop (roving tabindex); arrow
 // keys, Home/End and PageUp/PageDown move it, scrolling as needed, and Space
 // toggles it as any checkbox does. The rows are recycled as the view scrolls,
@@ -36,6 +41,8 @@ export class Grid {
     this.disabled = false;
     this.active = 0;
     this.target = -1;
+    this.scrollTop = 0;
+    this.viewHeight = 0;
     this.targetTimer = 0;
     rows.addEventListener("click", (event) => this.clicked(event));
     rows.addEventListener("change", (event) => this.changed(event));
@@ -56,8 +63,9 @@ export class Grid {
     this.scale = height > MAX_SCROLL_PX ? height / MAX_SCROLL_PX : 1;
     this.spacer.style.height = `${Math.min(height, MAX_SCROLL_PX)}px`;
     this.rowsEl.style.setProperty("--columns", this.columns);
-    this.rowsEl.style.paddingLeft = `${Math.floor((width - this.columns * this.cell) / 2)}px`;
-    const visible = Math.ceil(this.viewport.clientHeight / this.cell) + 2 * OVERSCAN;
+    this.rowsEl.style.setProperty("--gutter", `${Math.floor((width - this.columns * this.cell) / 2)}px`);
+    this.viewHeight = this.viewport.clientHeight;
+    const visible = Math.ceil(this.viewHeight / this.cell) + 2 * OVERSCAN;
     this.buildPool(Math.min(visible, this.rowCount));
     this.scrollToBox(top, false);
     this.render();
@@ -80,8 +88,9 @@ export class Grid {
         boxes.push(box);
       }
       this.rowsEl.append(row);
-      this.pool.push({ row, boxes, index: -1 });
+      this.pool.push({ row, boxes, index: -1, y: null });
     }
+    this.firstRow = 0;
     this.refocusAfterRender = hadFocus;
   }
 
@@ -94,18 +103,47 @@ export class Grid {
     this.frame = 0;
     const hadFocus = this.hasFocus() || this.refocusAfterRender;
     this.refocusAfterRender = false;
+    // Read the scroll position once, before any write: reading it after one
+    // would force the browser to lay out the whole grid again mid-frame.
     const top = this.viewport.scrollTop;
+    this.scrollTop = top;
     const contentTop = top * this.scale;
     const first = Math.max(0, Math.min(Math.floor(contentTop / this.cell) - OVERSCAN, this.rowCount - this.pool.length));
-    this.firstRow = first;
-    const offset = top - (contentTop - first * this.cell);
-    this.rowsEl.style.transform = `translateY(${offset}px)`;
+    this.placeRows(first, contentTop - top);
     const { first: firstInView, last: lastInView } = this.rangeInView();
     // The tab stop follows the view when the player scrolls it away.
-    if (this.active < firstInView || this.active > lastInView) this.active = firstInView;
-    for (let r = 0; r < this.pool.length; r++) this.fillRow(this.pool[r], first + r);
+    if (this.active < firstInView || this.active > lastInView) this.setActive(firstInView);
     if (hadFocus) this.focusActive();
     this.onRender();
+  }
+
+  // Give the pool rows `first` … `first + pool.length - 1`, refilling only
+  // the slots whose row changed. `lift` is how far a compressed scroll range
+  // (very large boards) has moved the content up.
+  placeRows(first, lift) {
+    const count = this.pool.length;
+    if (!count) return;
+    const shift = first - this.firstRow;
+    if (this.pool[0].index === -1 || Math.abs(shift) >= count) {
+      this.pool.forEach((slot, r) => this.fillRow(slot, first + r));
+    } else if (shift > 0) {
+      const moved = this.pool.splice(0, shift);
+      for (const slot of moved) this.rowsEl.append(slot.row);
+      this.pool.push(...moved);
+      moved.forEach((slot, k) => this.fillRow(slot, first + count - shift + k));
+    } else if (shift < 0) {
+      const moved = this.pool.splice(count + shift);
+      for (let k = moved.length - 1; k >= 0; k--) this.rowsEl.prepend(moved[k].row);
+      this.pool.unshift(...moved);
+      moved.forEach((slot, k) => this.fillRow(slot, first + k));
+    }
+    this.firstRow = first;
+    for (const slot of this.pool) {
+      const y = slot.index * this.cell - lift;
+      if (slot.y === y) continue;
+      slot.y = y;
+      slot.row.style.transform = `translateY(${y}px)`;
+    }
   }
 
   fillRow(slot, rowIndex) {
@@ -124,10 +162,15 @@ export class Grid {
         box.dataset.index = index;
         box.setAttribute("aria-label", `Box ${numbers.format(index)}`);
       }
-      box.checked = this.valueAt(index) === 1;
-      box.ariaDisabled = this.disabled ? "true" : null;
-      box.tabIndex = index === this.active ? 0 : -1;
-      box.classList.toggle("is-target", index === this.target);
+      // Only what differs is written: each write to a box costs style work.
+      const checked = this.valueAt(index) === 1;
+      if (box.checked !== checked) box.checked = checked;
+      const tabIndex = index === this.active ? 0 : -1;
+      if (box.tabIndex !== tabIndex) box.tabIndex = tabIndex;
+      const disabled = this.disabled ? "true" : null;
+      if (box.ariaDisabled !== disabled) box.ariaDisabled = disabled;
+      const target = index === this.target;
+      if (box.classList.contains("is-target") !== target) box.classList.toggle("is-target", target);
     }
   }
 
@@ -176,11 +219,11 @@ export class Grid {
     return Math.min(this.size - 1, row * this.columns);
   }
 
-  // First and last boxes with any part in view.
+  // First and last boxes with any part in view, as of the last render.
   rangeInView() {
-    const contentTop = this.viewport.scrollTop * this.scale;
+    const contentTop = this.scrollTop * this.scale;
     const firstRow = Math.floor(contentTop / this.cell);
-    const lastRow = Math.floor((contentTop + this.viewport.clientHeight - 1) / this.cell);
+    const lastRow = Math.floor((contentTop + this.viewHeight - 1) / this.cell);
     return {
       first: Math.min(this.size - 1, firstRow * this.columns),
       last: Math.min(this.size - 1, (lastRow + 1) * this.columns - 1),
@@ -188,7 +231,7 @@ export class Grid {
   }
 
   get boxesInView() {
-    return Math.floor(this.viewport.clientHeight / this.cell) * this.columns;
+    return Math.floor(this.viewHeight / this.cell) * this.columns;
   }
 
   scrollToBox(index, render = true) {

@@ -1,45 +1,26 @@
 """
 Take the README's screenshots: desktop light, desktop dark and a 360×740 phone.
 
-    .venv/bin/python docs/screenshots/take.py
+    .venv/bin/python benchmarks/screenshots.py
 
 Starts its own redis-server, SQLite database and daphne (nothing you run is
 touched), fills the default board with a made-up afternoon of play, opens it
 in the system Chromium and writes desktop-light.png, desktop-dark.png and
-mobile.png beside this file.
+mobile.png into docs/screenshots/.
 """
 
 import asyncio
-import os
 import random
-import sys
-import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
+from local_site import local_site
+
+SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 360, "height": 740}
 # Where each shot opens: the top of the board for the desktop, a busy stretch for the phone.
 DESKTOP_PLACE = "#0"
 PHONE_PLACE = "#41000"
-
-
-def configure(workdir, redis_url):
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="checkboxes_project.settings",
-        DJANGO_DEBUG="0",
-        DJANGO_SECRET_KEY="screenshots-only-" + "x" * 40,
-        DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
-        DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
-        REDIS_URL=redis_url,
-        WHITENOISE_USE_FINDERS="1",
-    )
-    import django
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
 
 
 def afternoon_of_play(size, seed=6):
@@ -139,33 +120,19 @@ async def shoot(base):
         await phone.get_by_role("checkbox", name="Box 41,003", exact=True).tap()
         for page, name in ((light, "desktop-light.png"), (dark, "desktop-dark.png"), (phone, "mobile.png")):
             await settle(page)
-            await page.screenshot(path=HERE / name)
-            print(f"wrote {HERE / name}")
+            await page.screenshot(path=SHOTS / name)
+            print(f"wrote {SHOTS / name}")
         await browser.close()
 
 
 def main():
-    sys.path.insert(0, str(ROOT))
-    from board.localredis import LocalRedis
+    with local_site() as url:
+        from board import state
+        from board.models import Board
 
-    with tempfile.TemporaryDirectory(prefix="checkboxes-shots-") as directory:
-        workdir = Path(directory)
-        redis_server = LocalRedis(workdir / "redis").start()
-        try:
-            configure(workdir, redis_server.url)
-            from board import state
-            from board.models import Board
-            from tests.servers import Daphne
-
-            board = Board.objects.default()
-            state.replace(board, afternoon_of_play(board.size))
-            server = Daphne(workdir).start()
-            try:
-                asyncio.run(shoot(server.url + "/"))
-            finally:
-                server.stop()
-        finally:
-            redis_server.stop()
+        board = Board.objects.default()
+        state.replace(board, afternoon_of_play(board.size))
+        asyncio.run(shoot(url + "/"))
 
 
 if __name__ == "__main__":
