@@ -108,6 +108,10 @@ async def shoot(base):
             await light.get_by_role("checkbox", name=f"Box {index:,}", exact=True).click()
         await light.get_by_role("checkbox", name="Box 2", exact=True).click()
         dark = await open_page(browser, base + DESKTOP_PLACE, viewport=DESKTOP, color_scheme="dark")
+        # Show the keyboard's focus ring: Tab into the board, then a few arrows.
+        await dark.focus("#find-empty")
+        for key in ["Tab"] + ["ArrowDown"] * 4 + ["ArrowRight"] * 6:
+            await dark.keyboard.press(key)
         phone = await open_page(
             browser,
             base + PHONE_PLACE,
