@@ -91,11 +91,13 @@ async def wait_for_place_in_url(page):
 # -- the minimap ------------------------------------------------------------------
 
 
-async def test_pressing_the_minimap_jumps_there_and_the_url_follows(browser, daphnes):
+@pytest.mark.parametrize("size", [100_000, 1_000_000])
+async def test_pressing_the_minimap_jumps_there_and_the_url_follows(browser, daphnes, size):
+    await Board.objects.acreate(slug="far", size=size)
     (server,) = daphnes(1)
-    page = await open_board(browser, server.url)
+    page = await open_board(browser, server.url, "/b/far/")
     x, y, target = await minimap_point(page, 0.5, 0.75)
-    assert target > 60_000
+    assert target > 0.6 * size
 
     await page.mouse.click(x, y)
 

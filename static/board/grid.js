@@ -186,7 +186,6 @@ export class Grid {
 
   setDisabled(disabled) {
     this.disabled = disabled;
-    this.rowsEl.classList.toggle("is-disabled", disabled);
     this.refreshAll();
   }
 

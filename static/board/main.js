@@ -73,8 +73,10 @@ function showRefusal(status) {
 
 function showPlace() {
   const { first, last } = grid.rangeInView();
+  const text = `Boxes ${numbers.format(first)}–${numbers.format(last)}`;
+  if (el.place.textContent === text) return;
+  el.place.textContent = text;
   minimap.showView(first, last);
-  el.place.textContent = `Boxes ${numbers.format(first)}–${numbers.format(last)}`;
 }
 
 const view = {
