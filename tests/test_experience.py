@@ -193,6 +193,22 @@ async def test_find_an_empty_spot_lands_where_nothing_is_checked(browser, daphne
     await expect(page).to_have_url(re.compile(r"#6[0-3]\d{3}$"))
 
 
+async def test_find_an_empty_spot_on_a_full_board_goes_to_the_emptiest_stretch_and_says_so(browser, daphnes):
+    board = await default_board()
+    # Every box checked but for boxes 60,000 to 63,999, where only every eighth one is.
+    bits = bytearray(b"\xff" * state.byte_length(board.size))
+    bits[60_000 // 8 : 64_000 // 8] = b"\x80" * (4_000 // 8)
+    await sync_to_async(state.replace)(board, bits)
+    (server,) = daphnes(1)
+    page = await open_board(browser, server.url)
+
+    await page.click("#find-empty")
+
+    shown = await range_in_view(page)
+    assert shown["first"] >= 59_000 and shown["last"] < 65_000
+    await expect(page.locator("#toast")).to_contain_text("emptiest")
+
+
 # -- the place in the URL -----------------------------------------------------------
 
 
@@ -203,6 +219,17 @@ async def test_a_link_to_a_box_opens_with_that_box_in_the_top_row(browser, daphn
     columns = await page.evaluate("window.checkboxes.grid.columns")
     assert await top_left(page) // columns == 77_777 // columns
     await expect(page).to_have_url(re.compile(r"/#77777$"))
+
+
+async def test_a_linked_box_stays_in_the_top_row_when_the_window_narrows(browser, daphnes):
+    (server,) = daphnes(1)
+    page = await open_board(browser, server.url, "/#50000")
+    await page.set_viewport_size({"width": 700, "height": 600})
+    await page.wait_for_function("window.checkboxes.grid.columns < 30")
+
+    columns = await page.evaluate("window.checkboxes.grid.columns")
+    assert await top_left(page) == 50_000 // columns * columns
+    await expect(page).to_have_url(re.compile(r"/#50000$"))
 
 
 async def test_the_place_survives_a_reload_and_a_server_restart(browser, daphnes, tmp_path):

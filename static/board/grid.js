@@ -43,6 +43,7 @@ export class Grid {
     this.target = -1;
     this.scrollTop = 0;
     this.viewHeight = 0;
+    this.anchor = 0;
     this.targetTimer = 0;
     rows.addEventListener("click", (event) => this.clicked(event));
     rows.addEventListener("change", (event) => this.changed(event));
@@ -53,7 +54,9 @@ export class Grid {
   }
 
   layout() {
-    const top = this.topLeftBox();
+    // Keep the box the view was last sent to in the top row if it still is
+    // there (a link's box stays put when a phone turns), else the top-left box.
+    const top = this.anchorInTopRow() ? this.anchor : this.topLeftBox();
     const width = this.viewport.clientWidth;
     // The cell size is the stylesheet's: bigger on touch screens.
     this.cell = parseFloat(getComputedStyle(this.rowsEl).getPropertyValue("--cell")) || 28;
@@ -234,9 +237,14 @@ export class Grid {
   }
 
   scrollToBox(index, render = true) {
-    const row = Math.floor(this.clamp(index) / this.columns);
+    this.anchor = this.clamp(index);
+    const row = Math.floor(this.anchor / this.columns);
     this.viewport.scrollTop = Math.ceil((row * this.cell) / this.scale);
     if (render) this.render();
+  }
+
+  anchorInTopRow() {
+    return Math.floor(this.anchor / this.columns) === Math.floor(this.topLeftBox() / this.columns);
   }
 
   // Scroll by as little as possible to show the whole row of `index`.

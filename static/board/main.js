@@ -198,12 +198,13 @@ el.copyLink.addEventListener("click", async () => {
 });
 
 el.findEmpty.addEventListener("click", () => {
-  const index = minimap.emptySpot(grid.boxesInView);
-  if (index === null) {
-    toast.show(sync.ready ? "No empty stretch left: try the palest part of the map." : "The board is still loading.");
+  const spot = minimap.emptySpot(grid.boxesInView);
+  if (spot === null) {
+    toast.show("The board is still loading.");
     return;
   }
-  goTo(index, { mark: true });
+  goTo(spot.index, { mark: true });
+  if (spot.checked > 0) toast.show("No empty stretch is left: this is the emptiest one.");
 });
 
 el.size.textContent = numbers.format(config.size);

@@ -204,34 +204,29 @@ export class Minimap {
 
   // -- finding space ------------------------------------------------------------
 
-  // The first box of a stretch of empty cells at least `boxes` long, chosen at
-  // random so that new players spread out; failing that the longest empty
-  // stretch, or null while the board is still loading.
+  // The emptiest stretch of the board at least `boxes` long: `{index, checked}`
+  // with its first box and how many boxes in it are checked, or null while
+  // the board is loading. Ties (usually: many empty stretches) are broken at
+  // random so that new players spread out.
   emptySpot(boxes) {
     if (!this.bits() || !this.cells) return null;
-    const wanted = Math.max(1, Math.ceil(boxes / this.per));
-    const runs = this.emptyRuns();
-    if (!runs.length) return null;
-    const roomy = runs.filter((run) => run.length >= wanted);
-    if (!roomy.length) return runs.reduce((best, run) => (run.length > best.length ? run : best)).start * this.per;
-    const run = roomy[Math.floor(Math.random() * roomy.length)];
-    const slack = run.length - wanted;
-    return (run.start + Math.floor(Math.random() * (slack + 1))) * this.per;
-  }
-
-  emptyRuns() {
     if (this.dirtyAll || this.dirty.size) this.draw();
-    const runs = [];
-    let start = -1;
-    for (let cell = 0; cell <= this.cells; cell++) {
-      const empty = cell < this.cells && this.counts[cell] === 0;
-      if (empty && start < 0) start = cell;
-      if (!empty && start >= 0) {
-        runs.push({ start, length: cell - start });
-        start = -1;
+    const width = Math.max(1, Math.min(this.cells, Math.ceil(boxes / this.per)));
+    let checked = 0;
+    for (let cell = 0; cell < width; cell++) checked += this.counts[cell];
+    let fewest = checked;
+    let starts = [0];
+    for (let start = 1; start + width <= this.cells; start++) {
+      checked += this.counts[start + width - 1] - this.counts[start - 1];
+      if (checked < fewest) {
+        fewest = checked;
+        starts = [start];
+      } else if (checked === fewest) {
+        starts.push(start);
       }
     }
-    return runs;
+    const start = starts[Math.floor(Math.random() * starts.length)];
+    return { index: start * this.per, checked: fewest };
   }
 
   // -- pointer and keyboard -----------------------------------------------------
