@@ -52,9 +52,13 @@ function showConnection(state) {
   el.connection.textContent = CONNECTION_TEXT[state] || state;
 }
 
+let countShown = false;
+
 function showCount(count) {
   el.count.textContent = numbers.format(count);
-  announcer.say(`${numbers.format(count)} of ${numbers.format(config.size)} boxes checked`);
+  // The count the page opens with is on screen already: only changes are said.
+  if (countShown) announcer.say(`${numbers.format(count)} of ${numbers.format(config.size)} boxes checked`);
+  countShown = true;
 }
 
 function showPlayers(count) {
