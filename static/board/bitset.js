@@ -25,6 +25,17 @@ export class Bitset {
     return (this.bytes[index >> 3] >> (7 - (index & 7))) & 1;
   }
 
+  // Boxes checked among `from` … `to - 1`: whole bytes through the table,
+  // the ragged ends bit by bit.
+  countRange(from, to) {
+    let total = 0;
+    let i = from;
+    for (; i < to && i & 7; i++) total += this.get(i);
+    for (; i + 8 <= to; i += 8) total += POPCOUNT[this.bytes[i >> 3]];
+    for (; i < to; i++) total += this.get(i);
+    return total;
+  }
+
   // Sets box `index` to `value`; returns true if that changed it.
   set(index, value) {
     const mask = 0x80 >> (index & 7);

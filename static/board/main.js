@@ -1,26 +1,39 @@
-// Wires the page together: the grid, the live state, the socket and the bits
-// of chrome around them (counter, players, connection, jump box, messages).
+// Wires the page together: the grid, the minimap, the live state, the socket
+// and the chrome around them (counter, players, tally, connection, jump box,
+// links, messages).
 
 import { Connection } from "./connection.js";
 import { Grid } from "./grid.js";
+import { Announcer, Toast } from "./messages.js";
+import { Minimap } from "./minimap.js";
+import { boxFromHash, copyText, linkToBox, rememberBox } from "./position.js";
 import { REFUSALS, Status } from "./protocol.js";
 import { BoardSync } from "./sync.js";
+import { Tally } from "./tally.js";
 
 const config = JSON.parse(document.getElementById("board-config").textContent);
 const numbers = new Intl.NumberFormat("en-US");
 
 const el = {
   count: document.getElementById("count"),
+  size: document.getElementById("board-size"),
   players: document.getElementById("players"),
   playersLabel: document.getElementById("players-label"),
   connection: document.getElementById("connection"),
+  tallyChecked: document.getElementById("tally-checked"),
+  tallyUnchecked: document.getElementById("tally-unchecked"),
   banner: document.getElementById("frozen-banner"),
   toast: document.getElementById("toast"),
+  announcer: document.getElementById("announcer"),
   jump: document.getElementById("jump"),
   jumpTo: document.getElementById("jump-to"),
+  copyLink: document.getElementById("copy-link"),
+  findEmpty: document.getElementById("find-empty"),
   viewport: document.getElementById("viewport"),
   spacer: document.getElementById("spacer"),
   rows: document.getElementById("rows"),
+  minimap: document.getElementById("minimap"),
+  place: document.getElementById("place"),
 };
 
 const CONNECTION_TEXT = {
@@ -30,44 +43,77 @@ const CONNECTION_TEXT = {
   gone: "Board not found",
 };
 
-let toastTimer = 0;
-
-function showToast(text) {
-  el.toast.textContent = text;
-  el.toast.hidden = false;
-  clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => {
-    el.toast.hidden = true;
-  }, 3500);
-}
+const toast = new Toast(el.toast);
+const announcer = new Announcer(el.announcer);
+const tally = new Tally(config.slug, showTally);
 
 function showConnection(state) {
   el.connection.dataset.state = state;
   el.connection.textContent = CONNECTION_TEXT[state] || state;
 }
 
+let countShown = false;
+
+function showCount(count) {
+  el.count.textContent = numbers.format(count);
+  // The count the page opens with is on screen already: only changes are said.
+  if (countShown) announcer.say(`${numbers.format(count)} of ${numbers.format(config.size)} boxes checked`);
+  countShown = true;
+}
+
+function showPlayers(count) {
+  el.players.textContent = numbers.format(count);
+  el.playersLabel.textContent = count === 1 ? "player here" : "players here";
+}
+
+function showTally({ checked, unchecked }) {
+  el.tallyChecked.textContent = numbers.format(checked);
+  el.tallyUnchecked.textContent = numbers.format(unchecked);
+}
+
+function showRefusal(status) {
+  toast.show(REFUSALS[status] || REFUSALS[Status.UNAVAILABLE], "refused");
+}
+
+function showPlace() {
+  const { first, last } = grid.rangeInView();
+  const text = `Boxes ${numbers.format(first)}–${numbers.format(last)}`;
+  if (el.place.textContent === text) return;
+  el.place.textContent = text;
+  minimap.showView(first, last);
+}
+
 const view = {
-  changed: (index) => grid.refresh(index),
-  reset: () => grid.refreshAll(),
-  counted: (count) => {
-    el.count.textContent = numbers.format(count);
+  changed: (index) => {
+    grid.refresh(index);
+    minimap.changed(index);
   },
+  reset: () => {
+    grid.refreshAll();
+    minimap.reset();
+  },
+  counted: showCount,
+  confirmed: (index, value) => tally.record(value),
   refused: (index, status) => {
     grid.refresh(index);
-    showToast(REFUSALS[status] || "That change was refused.");
+    showRefusal(status);
   },
   frozen: (frozen) => {
     el.banner.hidden = !frozen;
     grid.setDisabled(frozen);
   },
-  players: (count) => {
-    el.players.textContent = numbers.format(count);
-    el.playersLabel.textContent = count === 1 ? "player" : "players";
-  },
+  players: showPlayers,
   live: (live) => showConnection(live ? "live" : "reconnecting"),
 };
 
 const sync = new BoardSync({ size: config.size, stateUrl: config.stateUrl, view });
+
+const minimap = new Minimap({
+  canvas: el.minimap,
+  size: config.size,
+  bits: () => sync.bits,
+  onJump: (index, { center }) => goTo(center ? index - Math.floor(grid.boxesInView / 2) : index),
+});
 
 const grid = new Grid({
   viewport: el.viewport,
@@ -78,8 +124,10 @@ const grid = new Grid({
   onToggle: (index, value) => {
     const refusal = sync.set(index, value);
     grid.refresh(index);
-    if (refusal !== null) showToast(REFUSALS[refusal] || REFUSALS[Status.UNAVAILABLE]);
+    if (refusal !== null) showRefusal(refusal);
   },
+  onRender: showPlace,
+  onBlocked: () => showRefusal(Status.FROZEN),
 });
 
 const connection = new Connection(config.socketPath, {
@@ -89,7 +137,7 @@ const connection = new Connection(config.socketPath, {
   results: (entries) => sync.results(entries),
   resync: () => sync.resync(),
   frozen: (message) => sync.setFrozen(message.frozen),
-  error: (message) => showToast(message.message),
+  error: (message) => toast.show(message.message, "refused"),
   pong: () => {},
   status: (state) => {
     if (state !== "live") sync.disconnected();
@@ -98,30 +146,40 @@ const connection = new Connection(config.socketPath, {
 });
 sync.connection = connection;
 
-// -- position in the URL: #12345 is the box at the top left ------------------
+// -- the place on the board: #12345 is the box at the top left -------------
 
-function boxFromHash() {
-  const match = /^#(\d+)$/.exec(location.hash);
-  if (!match) return null;
-  const index = Number(match[1]);
-  return index < config.size ? index : null;
+// Jump so that `index` is in the top row; `mark` also names it in the URL and
+// rings it for a moment (a jump the player asked for, or a link they opened).
+function goTo(index, { mark = false } = {}) {
+  grid.scrollToBox(index);
+  if (!mark) return;
+  rememberBox(index);
+  grid.highlight(index);
 }
 
-let hashTimer = 0;
+// The URL follows the view. A link's own box stays in it while that box is
+// still in the top row, so a shared link reads the same on every screen width.
+function keepPlace() {
+  const top = grid.topLeftBox();
+  const linked = boxFromHash(location.hash, config.size);
+  if (linked !== null && Math.floor(linked / grid.columns) === Math.floor(top / grid.columns)) return linked;
+  rememberBox(top);
+  return top;
+}
+
+let placeTimer = 0;
 el.viewport.addEventListener(
   "scroll",
   () => {
-    clearTimeout(hashTimer);
-    hashTimer = setTimeout(() => {
-      history.replaceState(null, "", `#${grid.topLeftBox()}`);
-    }, 250);
+    clearTimeout(placeTimer);
+    placeTimer = setTimeout(keepPlace, 250);
   },
   { passive: true },
 );
 
 addEventListener("hashchange", () => {
-  const index = boxFromHash();
-  if (index !== null) grid.scrollToBox(index);
+  const index = boxFromHash(location.hash, config.size);
+  if (index !== null) goTo(index, { mark: true });
 });
 
 el.jump.addEventListener("submit", (event) => {
@@ -129,19 +187,36 @@ el.jump.addEventListener("submit", (event) => {
   const raw = el.jumpTo.value.trim();
   const index = Number(raw);
   if (raw === "" || !Number.isInteger(index) || index < 0 || index >= config.size) {
-    showToast(`Boxes are numbered 0 to ${numbers.format(config.size - 1)}.`);
+    toast.show(`Boxes are numbered 0 to ${numbers.format(config.size - 1)}.`, "refused");
     return;
   }
-  grid.scrollToBox(index);
-  history.replaceState(null, "", `#${grid.topLeftBox()}`);
-  const box = grid.boxElement(index);
-  if (box) box.focus({ preventScroll: true });
+  goTo(index, { mark: true });
+  grid.setActive(index);
+  grid.focusActive();
 });
 
+el.copyLink.addEventListener("click", async () => {
+  const link = linkToBox(keepPlace());
+  const copied = await copyText(link);
+  toast.show(copied ? `Link copied: ${link}` : `Copy this link: ${link}`);
+});
+
+el.findEmpty.addEventListener("click", () => {
+  const spot = minimap.emptySpot(grid.boxesInView);
+  if (spot === null) {
+    toast.show("The board is still loading.");
+    return;
+  }
+  goTo(spot.index, { mark: true });
+  if (spot.checked > 0) toast.show("No empty stretch is left: this is the emptiest one.");
+});
+
+el.size.textContent = numbers.format(config.size);
+showTally(tally.read());
 grid.layout();
-const start = boxFromHash();
-if (start !== null) grid.scrollToBox(start);
+const start = boxFromHash(location.hash, config.size);
+if (start !== null) goTo(start, { mark: true });
 connection.open();
 
 // For tests and curious players: the live objects, read-only by convention.
-window.checkboxes = { sync, grid, connection };
+window.checkboxes = { sync, grid, minimap, connection, tally };

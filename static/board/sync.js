@@ -13,6 +13,7 @@ const GAP_WAIT_MS = 1500;
 
 export class BoardSync {
   // `view` is told about changes: changed(index), reset(), counted(count),
+  // confirmed(index, value) for the player's own applied changes,
   // refused(index, status), frozen(bool), players(n), live(bool).
   constructor({ size, stateUrl, view }) {
     this.size = size;
@@ -64,6 +65,7 @@ export class BoardSync {
       mine.waiting--;
       if (entry.status === Status.APPLIED || entry.status === Status.UNCHANGED) {
         mine.until = Math.max(mine.until, entry.version);
+        if (entry.status === Status.APPLIED) this.view.confirmed(entry.index, entry.value);
       } else {
         this.view.refused(entry.index, entry.status);
       }

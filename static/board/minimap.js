@@ -1,0 +1,326 @@
+// The whole board in one small canvas: each cell is a run of consecutive boxes
+// (cell k holds boxes k*per … (k+1)*per - 1, read left to right, top to
+// bottom like the board), shaded by how many of them are checked. A band marks
+// the part of the board in view; pressing or dragging on the map jumps there.
+//
+// A change only recounts the one cell it falls in, and only on the next
+// animation frame, so a busy 1,000,000-box board costs a few bytes of popcount
+// per change rather than a pass over the whole bitset. Cells are recounted
+// from the bitset rather than adjusted by +1/-1, so a change seen twice (the
+// player's own, once confirmed and once settled) can never skew a count.
+
+const MIN_CELL_PX = 2;
+const MAX_CELL_PX = 16;
+// A cell with even one checked box is clearly not empty: players look for blank space.
+const MIN_SHADE = 0.28;
+const MIN_BAND_PX = 6;
+
+const numbers = new Intl.NumberFormat("en-US");
+
+export class Minimap {
+  // `bits()` returns the current Bitset (or null before the state arrives);
+  // `onJump(index, {center})` moves the view.
+  constructor({ canvas, size, bits, onJump }) {
+    this.canvas = canvas;
+    this.size = size;
+    this.bits = bits;
+    this.onJump = onJump;
+    this.context = canvas.getContext("2d");
+    this.image = document.createElement("canvas");
+    this.counts = new Uint32Array(0);
+    this.pixels = null;
+    this.dirty = new Set();
+    this.dirtyAll = true;
+    this.view = { first: 0, last: 0 };
+    this.step = 1;
+    this.frame = 0;
+    this.dragging = false;
+    this.pendingJump = null;
+    this.jumpFrame = 0;
+    this.colors = null;
+    this.describe(0);
+    canvas.addEventListener("pointerdown", (event) => this.pointerDown(event));
+    canvas.addEventListener("pointermove", (event) => this.pointerMove(event));
+    canvas.addEventListener("pointerup", (event) => this.pointerUp(event));
+    canvas.addEventListener("pointercancel", (event) => this.pointerUp(event));
+    canvas.addEventListener("keydown", (event) => this.keydown(event));
+    matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => this.repaint());
+    new ResizeObserver(() => this.layout()).observe(canvas);
+  }
+
+  // -- geometry ---------------------------------------------------------------
+
+  layout() {
+    const width = this.canvas.clientWidth;
+    const height = this.canvas.clientHeight;
+    if (!width || !height) return;
+    const ratio = devicePixelRatio || 1;
+    this.canvas.width = Math.round(width * ratio);
+    this.canvas.height = Math.round(height * ratio);
+    // Roughly square cells as big as the board allows, never under 2 px;
+    // then stretched to fill the canvas (but never more than twice as tall
+    // as wide, which only small boards would need).
+    const fit = Math.floor(Math.sqrt((width * height) / this.size));
+    const side = Math.max(MIN_CELL_PX, Math.min(MAX_CELL_PX, fit));
+    this.mapColumns = Math.max(1, Math.floor(width / side));
+    const capacity = this.mapColumns * Math.max(1, Math.floor(height / side));
+    this.per = Math.ceil(this.size / capacity);
+    this.cells = Math.ceil(this.size / this.per);
+    this.mapRows = Math.ceil(this.cells / this.mapColumns);
+    this.cellWidth = width / this.mapColumns;
+    this.cellHeight = Math.min(height / this.mapRows, 2 * this.cellWidth);
+    this.counts = new Uint32Array(this.cells);
+    this.image.width = this.mapColumns;
+    this.image.height = this.mapRows;
+    this.pixels = this.image.getContext("2d").createImageData(this.mapColumns, this.mapRows);
+    this.repaint();
+  }
+
+  cellOf(index) {
+    return Math.floor(index / this.per);
+  }
+
+  // The box at the start of the cell under a point (CSS px from the map's corner).
+  indexAt(x, y) {
+    const column = Math.max(0, Math.min(this.mapColumns - 1, Math.floor(x / this.cellWidth)));
+    const row = Math.max(0, Math.min(this.mapRows - 1, Math.floor(y / this.cellHeight)));
+    return Math.min(this.size - 1, (row * this.mapColumns + column) * this.per);
+  }
+
+  // The centre of the cell holding `index`, in CSS px from the map's corner.
+  pointOf(index) {
+    const cell = this.cellOf(index);
+    return {
+      x: ((cell % this.mapColumns) + 0.5) * this.cellWidth,
+      y: (Math.floor(cell / this.mapColumns) + 0.5) * this.cellHeight,
+    };
+  }
+
+  // -- what changed -----------------------------------------------------------
+
+  changed(index) {
+    if (!this.pixels) return;
+    this.dirty.add(this.cellOf(index));
+    this.schedule();
+  }
+
+  reset() {
+    this.dirtyAll = true;
+    this.schedule();
+  }
+
+  // The boxes in view moved: `first` and `last` are the first and last in it.
+  showView(first, last) {
+    if (first === this.view.first && last === this.view.last) return;
+    this.view = { first, last };
+    this.step = Math.max(1, last - first + 1);
+    this.describe(first);
+    this.schedule();
+  }
+
+  repaint() {
+    this.colors = null;
+    this.reset();
+  }
+
+  // -- drawing ----------------------------------------------------------------
+
+  schedule() {
+    if (!this.frame) this.frame = requestAnimationFrame(() => this.draw());
+  }
+
+  draw() {
+    this.frame = 0;
+    if (!this.pixels) return;
+    if (!this.colors) this.colors = readColors(this.canvas);
+    if (this.dirtyAll) {
+      this.dirtyAll = false;
+      this.dirty.clear();
+      for (let cell = 0; cell < this.cells; cell++) this.recount(cell);
+    } else {
+      for (const cell of this.dirty) this.recount(cell);
+      this.dirty.clear();
+    }
+    this.image.getContext("2d").putImageData(this.pixels, 0, 0);
+    this.paint();
+  }
+
+  recount(cell) {
+    const from = cell * this.per;
+    const to = Math.min(this.size, from + this.per);
+    const bits = this.bits();
+    const count = bits ? bits.countRange(from, to) : 0;
+    this.counts[cell] = count;
+    const shade = count === 0 ? 0 : MIN_SHADE + ((1 - MIN_SHADE) * count) / (to - from);
+    const { empty, full } = this.colors;
+    const data = this.pixels.data;
+    const at = cell * 4;
+    for (let channel = 0; channel < 3; channel++) {
+      data[at + channel] = empty[channel] + (full[channel] - empty[channel]) * shade;
+    }
+    data[at + 3] = 255;
+  }
+
+  paint() {
+    const ratio = this.canvas.width / this.canvas.clientWidth;
+    const context = this.context;
+    const width = this.canvas.clientWidth;
+    context.setTransform(ratio, 0, 0, ratio, 0, 0);
+    context.clearRect(0, 0, width, this.canvas.clientHeight);
+    context.imageSmoothingEnabled = false;
+    context.drawImage(this.image, 0, 0, width, this.mapRows * this.cellHeight);
+    if (this.cellWidth * ratio >= 6) this.drawGaps(width);
+    this.drawBand(width);
+  }
+
+  // Big cells (small boards) read better as separate squares.
+  drawGaps(width) {
+    const context = this.context;
+    const height = this.mapRows * this.cellHeight;
+    context.fillStyle = this.colors.gap;
+    for (let column = 1; column < this.mapColumns; column++) {
+      context.fillRect(column * this.cellWidth - 0.5, 0, 1, height);
+    }
+    for (let row = 1; row < this.mapRows; row++) context.fillRect(0, row * this.cellHeight - 0.5, width, 1);
+  }
+
+  drawBand(width) {
+    const firstRow = Math.floor(this.cellOf(this.view.first) / this.mapColumns);
+    const lastRow = Math.floor(this.cellOf(this.view.last) / this.mapColumns);
+    let top = firstRow * this.cellHeight;
+    let height = (lastRow - firstRow + 1) * this.cellHeight;
+    if (height < MIN_BAND_PX) {
+      top -= (MIN_BAND_PX - height) / 2;
+      height = MIN_BAND_PX;
+    }
+    top = Math.max(1, Math.min(top, this.mapRows * this.cellHeight - height - 1));
+    const context = this.context;
+    context.fillStyle = this.colors.bandFill;
+    context.fillRect(0, top, width, height);
+    context.lineWidth = 2;
+    context.strokeStyle = this.colors.band;
+    context.strokeRect(1, top, width - 2, height);
+  }
+
+  // -- finding space ------------------------------------------------------------
+
+  // The emptiest stretch of the board at least `boxes` long: `{index, checked}`
+  // with its first box and how many boxes in it are checked, or null while
+  // the board is loading. Ties (usually: many empty stretches) are broken at
+  // random so that new players spread out.
+  emptySpot(boxes) {
+    if (!this.bits() || !this.cells) return null;
+    if (this.dirtyAll || this.dirty.size) this.draw();
+    const width = Math.max(1, Math.min(this.cells, Math.ceil(boxes / this.per)));
+    let checked = 0;
+    for (let cell = 0; cell < width; cell++) checked += this.counts[cell];
+    let fewest = checked;
+    let starts = [0];
+    for (let start = 1; start + width <= this.cells; start++) {
+      checked += this.counts[start + width - 1] - this.counts[start - 1];
+      if (checked < fewest) {
+        fewest = checked;
+        starts = [start];
+      } else if (checked === fewest) {
+        starts.push(start);
+      }
+    }
+    const start = starts[Math.floor(Math.random() * starts.length)];
+    return { index: start * this.per, checked: fewest };
+  }
+
+  // -- pointer and keyboard -----------------------------------------------------
+
+  pointerDown(event) {
+    if (event.button !== 0) return;
+    event.preventDefault();
+    this.canvas.focus({ preventScroll: true });
+    this.canvas.setPointerCapture(event.pointerId);
+    this.dragging = true;
+    this.jumpTo(event);
+  }
+
+  pointerMove(event) {
+    if (this.dragging) this.jumpTo(event);
+  }
+
+  pointerUp(event) {
+    if (!this.dragging) return;
+    this.dragging = false;
+    this.canvas.releasePointerCapture(event.pointerId);
+  }
+
+  // Drags fire faster than frames: jump once per frame, to the latest point.
+  jumpTo(event) {
+    const box = this.canvas.getBoundingClientRect();
+    const x = event.clientX - box.left - this.canvas.clientLeft;
+    const y = event.clientY - box.top - this.canvas.clientTop;
+    this.pendingJump = this.indexAt(x, y);
+    if (this.jumpFrame) return;
+    this.jumpFrame = requestAnimationFrame(() => {
+      this.jumpFrame = 0;
+      this.onJump(this.pendingJump, { center: true });
+    });
+  }
+
+  keydown(event) {
+    const next = this.keyTarget(event.key);
+    if (next === null) return;
+    event.preventDefault();
+    this.onJump(Math.max(0, Math.min(this.size - 1, next)), { center: false });
+  }
+
+  // Down and right go further into the board, as reading does.
+  keyTarget(key) {
+    const at = this.view.first;
+    const tenth = Math.max(this.step, Math.floor(this.size / 10));
+    switch (key) {
+      case "ArrowDown":
+      case "ArrowRight":
+        return at + this.step;
+      case "ArrowUp":
+      case "ArrowLeft":
+        return at - this.step;
+      case "PageDown":
+        return at + tenth;
+      case "PageUp":
+        return at - tenth;
+      case "Home":
+        return 0;
+      case "End":
+        return this.size - 1;
+      default:
+        return null;
+    }
+  }
+
+  describe(first) {
+    const percent = this.size > 1 ? Math.round((100 * first) / (this.size - 1)) : 0;
+    this.canvas.setAttribute("aria-valuenow", first);
+    this.canvas.setAttribute("aria-valuetext", `Box ${numbers.format(first)}, ${percent}% of the way down`);
+  }
+}
+
+// The map's colours come from the stylesheet (--map-* custom properties), so
+// they follow the light or dark theme.
+function readColors(canvas) {
+  const style = getComputedStyle(canvas);
+  const value = (name) => style.getPropertyValue(name).trim();
+  return {
+    empty: rgb(value("--map-empty")),
+    full: rgb(value("--map-full")),
+    gap: value("--map-gap"),
+    band: value("--map-band"),
+    bandFill: value("--map-band-fill"),
+  };
+}
+
+// Any CSS colour as [r, g, b], by painting one pixel with it.
+function rgb(color) {
+  const probe = document.createElement("canvas");
+  probe.width = probe.height = 1;
+  const context = probe.getContext("2d", { willReadFrequently: true });
+  context.fillStyle = color;
+  context.fillRect(0, 0, 1, 1);
+  return Array.from(context.getImageData(0, 0, 1, 1).data.slice(0, 3));
+}

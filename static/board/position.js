@@ -1,0 +1,51 @@
+// The place on the board lives in the URL: #12345 means "box 12,345 at the
+// top left", so a reload, a restart or a shared link lands in the same spot.
+
+export function boxFromHash(hash, size) {
+  const match = /^#(\d{1,10})$/.exec(hash);
+  if (!match) return null;
+  const index = Number(match[1]);
+  return index < size ? index : null;
+}
+
+export function linkToBox(index) {
+  return `${location.origin}${location.pathname}${location.search}#${index}`;
+}
+
+// Keep `#index` in the address bar without adding a history entry per scroll.
+export function rememberBox(index) {
+  history.replaceState(history.state, "", `#${index}`);
+}
+
+// Copies `text`; resolves to false where the page may not (an http page
+// served to another machine has no clipboard API, for example).
+export async function copyText(text) {
+  if (navigator.clipboard && window.isSecureContext) {
+    try {
+      await navigator.clipboard.writeText(text);
+      return true;
+    } catch {
+      // Permission refused: try the old way below.
+    }
+  }
+  return copyBySelection(text);
+}
+
+function copyBySelection(text) {
+  const focused = document.activeElement;
+  const field = document.createElement("textarea");
+  field.value = text;
+  field.setAttribute("readonly", "");
+  field.className = "visually-hidden";
+  document.body.append(field);
+  field.select();
+  let copied = false;
+  try {
+    copied = document.execCommand("copy");
+  } catch {
+    copied = false;
+  }
+  field.remove();
+  if (focused) focused.focus({ preventScroll: true });
+  return copied;
+}
