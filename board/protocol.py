@@ -30,6 +30,8 @@ UPDATE_PREFIX = bytes([FRAME_UPDATE])
 CLOSE_BOARD_NOT_FOUND = 4404
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
+# Too many changes refused for the rate, too many sockets, or opening too often.
+CLOSE_TOO_MANY = 4429
 
 
 class FrameError(Exception):

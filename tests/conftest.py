@@ -23,6 +23,22 @@ def serve_static_from_source():
     settings.WHITENOISE_USE_FINDERS = True
 
 
+# Every test player connects from one address, faster than any person clicks:
+# the abuse limits are off unless a test turns them on (tests/test_limits.py).
+LIMITS_OFF = {
+    "BOARD_RATE_LIMITS": [],
+    "BOARD_NETWORK_RATE_LIMITS": [],
+    "BOARD_MAX_SOCKETS_PER_NETWORK": 0,
+    "BOARD_NEW_SOCKETS_PER_MINUTE": 0,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def abuse_limits_off():
+    for name, value in LIMITS_OFF.items():
+        setattr(settings, name, value)
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A redis-server of the tests' own on a free port, never the one at 6379."""

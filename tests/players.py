@@ -94,9 +94,13 @@ class BasePlayer:
 class Player(BasePlayer):
     """In-process, through WebsocketCommunicator."""
 
-    def __init__(self, path="/ws/b/main/"):
+    def __init__(self, path="/ws/b/main/", address=None, headers=()):
         super().__init__()
-        self.communicator = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN.encode())])
+        headers = [(b"origin", ORIGIN.encode()), *headers]
+        self.communicator = WebsocketCommunicator(application, path, headers=headers)
+        if address is not None:
+            # The application reads the scope when it first runs, after this.
+            self.communicator.scope["client"] = [address, 50_000]
 
     async def open(self):
         connected, _ = await self.communicator.connect()

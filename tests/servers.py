@@ -37,6 +37,13 @@ def server_environment(**extra):
         DATABASE_URL=database_url(),
         WHITENOISE_USE_FINDERS="1",
         PYTHONUNBUFFERED="1",
+        # Plain http on 127.0.0.1: cookies marked Secure would never come back.
+        DJANGO_SECURE_COOKIES="0",
+        # As in-process (tests/conftest.py): on only where a test asks.
+        BOARD_RATE_LIMITS="",
+        BOARD_NETWORK_RATE_LIMITS="",
+        BOARD_MAX_SOCKETS_PER_NETWORK="0",
+        BOARD_NEW_SOCKETS_PER_MINUTE="0",
     )
     env.update({key: str(value) for key, value in extra.items()})
     return env
