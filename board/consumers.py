@@ -191,6 +191,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.frames_sent += 1
         await self.base_send({"type": "websocket.send", "bytes": protocol.encode_results(entries)})
 
+    async def storage_lost(self):
+        if self.closing:
+            return
+        await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
+
     async def send_control(self, text):
         self.frames_sent += 1
         await self.base_send({"type": "websocket.send", "text": text})

@@ -231,9 +231,15 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # While Redis is away these repeat every second (tracebacks, 503s): once a minute is enough.
+    "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "channels_redis.pubsub": {"filters": ["throttle"]},
+        "django.request": {"filters": ["throttle"]},
+    },
 }
 
 # Abuse limits and proxies (docs/deployment.md). Each limit of 0, or an empty

@@ -155,6 +155,22 @@ class NetPlayer(BasePlayer):
     async def leave(self):
         await self.socket.close()
 
+    async def catch_up(self, version, timeout=20, gap_wait=1.5):
+        """Reach ``version`` the way the browser does: from UPDATEs, or by
+        fetching the state when told to resync or when updates stop arriving
+        (the channel layer drops batches while Redis is away)."""
+        async with asyncio.timeout(timeout):
+            since = asyncio.get_running_loop().time()
+            while self.replica.version < version or self.replica.behind:
+                try:
+                    frame = await self.next_frame(timeout=0.3)
+                except TimeoutError:
+                    frame = None
+                resync = isinstance(frame, dict) and frame["type"] == "resync"
+                if resync or asyncio.get_running_loop().time() - since > gap_wait:
+                    await self.load()
+                    since = asyncio.get_running_loop().time()
+
     async def send(self, frame):
         await self.socket.send(frame)
 
