@@ -64,7 +64,9 @@ class Daphne:
 
     def start(self, timeout=20):
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-        command += ["checkboxes_project.asgi:application"]
+        # As `manage.py serve` runs it: daphne's own cap on message size.
+        limit = self.env.get("DAPHNE_MAX_MESSAGE_BYTES", settings.DAPHNE_MAX_MESSAGE_BYTES)
+        command += ["--websocket-max-message-size", str(limit), "checkboxes_project.asgi:application"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=BASE_DIR, env=server_environment(**self.env), stdout=log, stderr=subprocess.STDOUT
