@@ -138,15 +138,21 @@ class Player(BasePlayer):
 class NetPlayer(BasePlayer):
     """Over TCP to a daphne at ``base_url`` (http://host:port)."""
 
-    def __init__(self, base_url, slug="main"):
+    def __init__(self, base_url, slug="main", headers=None, local_address=None):
         super().__init__()
         self.base_url = base_url
         self.slug = slug
+        self.headers = headers
+        # Another loopback address (127.0.0.2) to look like a different client.
+        self.local_address = local_address
         self.socket = None
 
     async def open(self):
         url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
-        self.socket = await websockets.connect(url, origin=ORIGIN, max_size=2**24)
+        options = {"local_addr": (self.local_address, 0)} if self.local_address else {}
+        self.socket = await websockets.connect(
+            url, origin=ORIGIN, max_size=2**24, additional_headers=self.headers, **options
+        )
 
     async def load(self, board=None):
         bits, epoch, version = await asyncio.to_thread(fetch_state, self.base_url, self.slug)
