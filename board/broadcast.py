@@ -78,6 +78,18 @@ async def _find_board(slug):
     return await Board.objects.filter(slug=slug).afirst()
 
 
+def _stop_if_cancelled():
+    """Re-raise a cancellation that arrived as another error.
+
+    redis-py, cancelled in the middle of a command to a dead server, may raise
+    a ConnectionError instead of CancelledError; a loop that catches it and
+    carries on would never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
+
+
 async def publish(slug, message):
     """Send a hub event (``board.reset``, ``board.frozen``, …) to every process."""
     await get_channel_layer().group_send(state.group_name(slug), message)
@@ -147,6 +159,7 @@ class BoardHub:
                 try:
                     await self._write(batch)
                 except Exception:
+                    _stop_if_cancelled()
                     logger.exception("Applying a batch of %d changes failed", len(batch))
                     await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
 
@@ -212,6 +225,7 @@ class BoardHub:
                 self._channel = channel
                 return
             except state.REDIS_ERRORS:
+                _stop_if_cancelled()
                 # Once per outage: a line a second would bury everything else.
                 if not failing:
                     logger.warning("Cannot subscribe to %s yet; retrying every second", group)
@@ -271,6 +285,7 @@ class BoardHub:
                     logger.info("Redis is reachable again for board %s", self.board.slug)
                 failing = False
             except (state.StateUnavailable, *state.REDIS_ERRORS) as error:
+                _stop_if_cancelled()
                 if not failing:
                     logger.warning("Beacon for board %s failed: %s", self.board.slug, error)
                 failing = True
@@ -278,11 +293,22 @@ class BoardHub:
             # A player joining or leaving brings the next beat forward, but
             # never to more than one a second.
             await asyncio.sleep(1)
+            await self._presence_change(settings.BOARD_BEACON_SECONDS - 1)
+
+    async def _presence_change(self, seconds):
+        """Wait up to ``seconds`` for a player to join or leave.
+
+        asyncio.timeout, not wait_for: on Python 3.11, wait_for with a timeout
+        of 0 turns the task's own cancellation into a TimeoutError, so stop()
+        would wait forever for a beacon that never ends.
+        """
+        if seconds > 0:
             try:
-                await asyncio.wait_for(self._presence_changed.wait(), settings.BOARD_BEACON_SECONDS - 1)
+                async with asyncio.timeout(seconds):
+                    await self._presence_changed.wait()
             except TimeoutError:
                 pass
-            self._presence_changed.clear()
+        self._presence_changed.clear()
 
     async def _beat(self):
         await limits.ledger().heartbeat()

@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from board import protocol, state
 from board.localredis import LocalRedis
 from board.models import Board
+from board.state import Status
 from tests.conftest import use_redis
 from tests.players import ConnectionClosed, NetPlayer, Player
 
@@ -216,3 +217,86 @@ async def test_a_hub_that_finds_a_different_redis_tells_every_player_to_resync(s
     finally:
         use_redis(original)
         other.stop()
+
+
+# -- a serving process killed while players play ------------------------------------------
+
+
+class Keeper:
+    """A player that changes boxes of its own and remembers what the server acknowledged.
+
+    One change is in flight at a time, so when its process dies at most one
+    change is unaccounted for: it may or may not have been applied.
+    """
+
+    def __init__(self, url, boxes, rng):
+        self.url, self.boxes, self.rng = url, boxes, rng
+        self.player = None
+        self.last = {}  # box -> (value the server acknowledged, or None), (value in doubt, or None)
+        self.versions = []
+        self.reconnects = 0
+
+    async def connect(self):
+        self.player = await NetPlayer(self.url, slug="kill").join()
+        await self.player.load()
+
+    async def play(self, until):
+        loop = asyncio.get_running_loop()
+        while loop.time() < until:
+            index, value = self.rng.choice(self.boxes), self.rng.randrange(2)
+            acked = self.last.get(index, (0, None))[0]
+            try:
+                await self.player.send_set(index, value)
+                _, _, status, version = await self.player.receive_result()
+                await self.player.ack()
+            except ConnectionClosed:
+                # Its process died: that change may have been applied or not.
+                self.last[index] = (acked, value)
+                self.reconnects += 1
+                await self.connect()
+                continue
+            if status == Status.APPLIED:
+                self.versions.append(version)
+            self.last[index] = (value, None)
+            await asyncio.sleep(self.rng.uniform(0, 0.05))
+
+    def unlike(self, bits):
+        """Boxes whose bit in ``bits`` is neither the acknowledged value nor the one in doubt."""
+        wrong = []
+        for index, (acked, doubtful) in self.last.items():
+            bit = (bits[index >> 3] >> (7 - (index & 7))) & 1
+            if bit != acked and bit != doubtful:
+                wrong.append(index)
+        return wrong
+
+
+async def test_no_acknowledged_change_is_lost_when_a_process_is_killed_mid_game(daphnes, nginx):
+    import random
+
+    board = await Board.objects.acreate(slug="kill", size=4096)
+    servers = daphnes(3, BOARD_BEACON_SECONDS=1)
+    proxy = nginx([server.port for server in servers])
+    rng = random.Random(5)
+    keepers = [Keeper(proxy.url, list(range(k * 100, k * 100 + 100)), random.Random(rng.random())) for k in range(9)]
+    for keeper in keepers:
+        await keeper.connect()
+
+    loop = asyncio.get_running_loop()
+    until = loop.time() + 6
+    games = asyncio.gather(*(keeper.play(until) for keeper in keepers))
+    await asyncio.sleep(2)
+    servers[0].kill()
+    await games
+
+    bits, meta = await state.aread(board)
+    assert sum(keeper.reconnects for keeper in keepers) >= 1, "the killed process should have held players"
+    versions = [version for keeper in keepers for version in keeper.versions]
+    assert len(versions) > 200
+    assert len(set(versions)) == len(versions)
+    assert max(versions) <= meta.version
+    for keeper in keepers:
+        assert keeper.unlike(bits) == []
+    for keeper in keepers:
+        await keeper.player.catch_up(meta.version)
+        assert bytes(keeper.player.replica.bits) == bits
+        await keeper.player.leave()
