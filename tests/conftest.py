@@ -157,3 +157,11 @@ def nginx(tmp_path, static_root):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server a test may stop and start, with an append-only file like production's."""
+    server = LocalRedis(tmp_path / "redis", persistent=True).start()
+    yield server
+    server.stop()

@@ -26,14 +26,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 FAST = {"BOARD_BEACON_SECONDS": 1}
 
 
-@pytest.fixture
-def own_redis(tmp_path):
-    """A redis-server this test may stop and start, with an append-only file like production's."""
-    server = LocalRedis(tmp_path / "redis", persistent=True).start()
-    yield server
-    server.stop()
-
-
 def bits_in(server, slug="main"):
     with redis.Redis.from_url(server.url) as client:
         return client.get(state.keys(slug)[0]), client.hgetall(state.keys(slug)[1])
