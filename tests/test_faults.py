@@ -77,7 +77,7 @@ async def closed_for_unavailable(player):
 
 
 async def test_players_are_told_to_reconnect_when_redis_goes_away_and_resume_when_it_returns(
-    daphnes, own_redis, tmp_path
+    daphnes, own_redis, record_property
 ):
     first, second = daphnes(2, REDIS_URL=own_redis.url, **FAST)
     alice = await join_when_ready(first.url)
@@ -85,9 +85,13 @@ async def test_players_are_told_to_reconnect_when_redis_goes_away_and_resume_whe
     await alice.send_set(1, 1)
     await bob.wait_for_version(1)
 
+    loop = asyncio.get_running_loop()
+    stopped = loop.time()
     own_redis.stop()
     for player in (alice, bob):
         assert await closed_for_unavailable(player) == (protocol.CLOSE_UNAVAILABLE, ["unavailable"])
+    # Figures for docs/reliability.md (pytest --junitxml keeps them); nothing asserts on time.
+    record_property("seconds_until_players_told", round(loop.time() - stopped, 2))
     # The servers stay up, say they are unhealthy, and refuse newcomers the same way.
     assert first.process.poll() is None and second.process.poll() is None
     assert status_of(f"{first.url}/healthz") == 503
@@ -100,8 +104,12 @@ async def test_players_are_told_to_reconnect_when_redis_goes_away_and_resume_whe
     lines_after = [len(server.log().splitlines()) for server in (first, second)]
 
     own_redis.start()
+    started = loop.time()
     alice = await join_when_ready(first.url)
     bob = await join_when_ready(second.url)
+    record_property("seconds_until_players_back", round(loop.time() - started, 2))
+    grown = [after - before for before, after in zip(lines_before, lines_after, strict=True)]
+    record_property("log_lines_in_4s_outage", grown)
     assert (alice.hello["version"], bob.hello["version"]) == (1, 1)
     assert bob.replica.get(1) == 1
     await relayed_between(alice, bob)
@@ -227,6 +235,7 @@ class Keeper:
         self.last = {}  # box -> (value the server acknowledged, or None), (value in doubt, or None)
         self.versions = []
         self.reconnects = 0
+        self.away = []
 
     async def connect(self):
         self.player = await NetPlayer(self.url, slug="kill").join()
@@ -245,7 +254,9 @@ class Keeper:
                 # Its process died: that change may have been applied or not.
                 self.last[index] = (acked, value)
                 self.reconnects += 1
+                lost = loop.time()
                 await self.connect()
+                self.away.append(loop.time() - lost)
                 continue
             if status == Status.APPLIED:
                 self.versions.append(version)
@@ -262,7 +273,7 @@ class Keeper:
         return wrong
 
 
-async def test_no_acknowledged_change_is_lost_when_a_process_is_killed_mid_game(daphnes, nginx):
+async def test_no_acknowledged_change_is_lost_when_a_process_is_killed_mid_game(daphnes, nginx, record_property):
     import random
 
     board = await Board.objects.acreate(slug="kill", size=4096)
@@ -288,6 +299,11 @@ async def test_no_acknowledged_change_is_lost_when_a_process_is_killed_mid_game(
     assert max(versions) <= meta.version
     for keeper in keepers:
         assert keeper.unlike(bits) == []
+    away = [seconds for keeper in keepers for seconds in keeper.away]
+    record_property("acknowledged_changes", len(versions))
+    record_property("players_reconnected", len(away))
+    record_property("seconds_to_reconnect_max", round(max(away), 3))
+    record_property("in_doubt_changes", sum(1 for k in keepers for _, doubt in k.last.values() if doubt is not None))
     for keeper in keepers:
         await keeper.player.catch_up(meta.version)
         assert bytes(keeper.player.replica.bits) == bits
