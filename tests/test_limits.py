@@ -9,7 +9,7 @@ from board import protocol, state
 from board.limits import ChangeWindow
 from board.models import Board
 from board.state import Status
-from tests.players import Player
+from tests.players import ConnectionClosed, Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
 
@@ -292,3 +292,57 @@ async def test_forwarded_for_from_an_untrusted_peer_cannot_dodge_the_limits(sett
     assert (await two.receive_control("error"))["code"] == "too_many_sockets"
     await two.closed_with()
     await one.leave()
+
+
+# -- across processes ---------------------------------------------------------------
+
+
+async def refused_with(player):
+    await player.open()
+    error = await player.receive_control("error")
+    await player.closed_with()
+    return error["code"]
+
+
+@pytest.mark.slow
+async def test_a_networks_budget_is_shared_by_its_sockets_on_every_process(daphnes):
+    from tests.players import NetPlayer
+
+    first, second = daphnes(2, BOARD_NETWORK_RATE_LIMITS="5/3600")
+    one, two = await NetPlayer(first.url).join(), await NetPlayer(second.url).join()
+    for index in range(3):
+        await one.send_set(index, 1)
+    assert [s for _, _, s, _ in await results_of(one, 3)] == [Status.APPLIED] * 3
+    for index in range(3, 6):
+        await two.send_set(index, 1)
+    assert [s for _, _, s, _ in await results_of(two, 3)] == [Status.APPLIED] * 2 + [Status.RATE_LIMITED]
+    await one.leave()
+    await two.leave()
+
+
+@pytest.mark.slow
+async def test_sockets_are_counted_across_processes_and_a_killed_processs_stop_counting(daphnes):
+    import asyncio
+
+    from tests.players import NetPlayer
+
+    first, second = daphnes(2, BOARD_MAX_SOCKETS_PER_NETWORK=2, BOARD_BEACON_SECONDS=1)
+    for _ in range(2):
+        await NetPlayer(first.url).join()
+    assert await refused_with(NetPlayer(second.url)) == "too_many_sockets"
+
+    first.kill()
+    # Its counts expire three beacons later; until then the network is still full.
+    async with asyncio.timeout(20):
+        while True:
+            newcomer = NetPlayer(second.url)
+            try:
+                await newcomer.join()
+                break
+            except ConnectionClosed:
+                await asyncio.sleep(0.5)
+    # The network holds two sockets again, both on the living process, and no more.
+    another = await NetPlayer(second.url).join()
+    assert await refused_with(NetPlayer(second.url)) == "too_many_sockets"
+    await newcomer.leave()
+    await another.leave()
