@@ -30,6 +30,7 @@ import time
 import weakref
 from collections import deque
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -330,7 +331,12 @@ class BoardHub:
         changes, taking the version back below what players hold; their
         replicas would then skip the next changes as already seen.
         """
-        run = (await state.async_client().info("server")).get("run_id")
+        try:
+            run = (await state.async_client().info("server")).get("run_id")
+        except redis.ResponseError:
+            # A managed Redis that forbids INFO: restarts go unnoticed until a
+            # failed call closes the sockets.
+            return
         if self._redis_run is not None and run != self._redis_run:
             logger.warning("Redis restarted under board %s; every player resyncs", self.board.slug)
             await self.send_all(protocol.control("resync", reason="restarted"))

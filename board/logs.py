@@ -14,14 +14,15 @@ class Throttle(logging.Filter):
 
     MAX_KEYS = 1000
 
-    def __init__(self, seconds=60):
+    def __init__(self, seconds=60, clock=time.monotonic):
         super().__init__()
         self.seconds = seconds
+        self.clock = clock
         self.seen = {}
 
     def filter(self, record):
         key = (record.name, record.levelno, record.getMessage())
-        now = time.monotonic()
+        now = self.clock()
         last, held = self.seen.get(key, (None, 0))
         if last is not None and now - last < self.seconds:
             self.seen[key] = (last, held + 1)

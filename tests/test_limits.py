@@ -5,10 +5,11 @@ import ipaddress
 import pytest
 from asgiref.sync import sync_to_async
 
-from board import protocol, state
-from board.limits import ChangeWindow
+from board import limits, protocol, state
+from board.limits import OPENED, ChangeWindow, NetworkBudget, SocketLedger
 from board.models import Board
 from board.state import Status
+from tests.conftest import use_redis
 from tests.players import ConnectionClosed, Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
@@ -346,3 +347,42 @@ async def test_sockets_are_counted_across_processes_and_a_killed_processs_stop_c
     assert await refused_with(NetPlayer(second.url)) == "too_many_sockets"
     await newcomer.leave()
     await another.leave()
+
+
+# -- without Redis --------------------------------------------------------------------
+
+UNREACHABLE = "redis://127.0.0.1:1/0"
+
+
+async def test_the_network_budget_lets_changes_through_when_redis_is_unreachable(settings):
+    # The writer refuses them as UNAVAILABLE then, which says more than "slow down".
+    settings.BOARD_NETWORK_RATE_LIMITS = [(1, HOUR)]
+    original = settings.REDIS_URL
+    use_redis(UNREACHABLE)
+    try:
+        budget = NetworkBudget()
+        assert [await budget.allow(ipaddress.ip_network(f"{MALLORY}/32")) for _ in range(2)] == [True, True]
+    finally:
+        await state.close_async_client()
+        use_redis(original)
+
+
+async def test_socket_counts_redis_missed_are_written_whole_by_the_next_heartbeat(settings):
+    settings.BOARD_MAX_SOCKETS_PER_NETWORK = 5
+    network = ipaddress.ip_network(f"{MALLORY}/32")
+    ledger = SocketLedger()
+    original = settings.REDIS_URL
+    use_redis(UNREACHABLE)
+    try:
+        assert await ledger.open(network) == OPENED
+        assert await ledger.open(network) == OPENED
+        await ledger.close(network)
+    finally:
+        await state.close_async_client()
+        use_redis(original)
+    assert ledger.dirty
+    await ledger.heartbeat()
+    client = state.sync_client()
+    assert client.hgetall(ledger.name) == {str(network).encode(): b"1"}
+    assert ledger.name.encode() in client.smembers(limits.key("ledgers"))
+    assert 0 < client.ttl(ledger.name) <= SocketLedger.ttl()
