@@ -24,6 +24,7 @@ import secrets
 import weakref
 from collections import deque
 
+import redis
 from django.conf import settings
 
 from . import state
@@ -186,7 +187,8 @@ class NetworkBudget:
 
     async def _run(self):
         while self._waiting:
-            batch, self._waiting = self._waiting, []
+            size = settings.BOARD_MAX_BATCH
+            batch, self._waiting = self._waiting[:size], self._waiting[size:]
             verdicts = await self._check([network for network, _ in batch])
             for (_, future), verdict in zip(batch, verdicts, strict=True):
                 if not future.done():
@@ -200,6 +202,11 @@ class NetworkBudget:
         except state.REDIS_ERRORS:
             # Without Redis no change can be applied anyway; the writer refuses
             # them as UNAVAILABLE, which says more than "slow down" would.
+            return [1] * len(networks)
+        except redis.RedisError:
+            # A limiter that fails must not leave sockets waiting forever, nor
+            # stop the board: let the changes through and say so.
+            logger.exception("The network rate limit failed; letting %d changes through", len(networks))
             return [1] * len(networks)
 
 
@@ -231,6 +238,10 @@ class SocketLedger:
         except state.REDIS_ERRORS:
             # The socket is refused with 4503 right after, when the board's
             # state can't be read either.
+            self.dirty = True
+            verdict = OPENED
+        except redis.RedisError:
+            logger.exception("The socket limit failed; letting a socket of %s open", name)
             self.dirty = True
             verdict = OPENED
         if verdict == OPENED:
