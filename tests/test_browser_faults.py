@@ -90,3 +90,18 @@ async def test_the_page_shows_reconnecting_while_redis_is_away_and_comes_back_li
     with redis.Redis.from_url(own_redis.url) as client:
         bits = client.get(state.keys("main")[0])
     assert [(bits[0] >> (7 - index)) & 1 for index in (5, 6, 7)] == [1, 0, 1]
+
+
+async def test_a_player_clicking_too_fast_is_told_to_slow_down_and_the_box_rolls_back(browser, daphnes):
+    await sync_to_async(Board.objects.default)()
+    (server,) = daphnes(1, BOARD_RATE_LIMITS="2/3600")
+    page = await browser.new_page(viewport={"width": 1200, "height": 800})
+    await page.goto(server.url + "/")
+    await page.wait_for_function("window.checkboxes && window.checkboxes.sync.ready")
+    for index in (1, 2, 3):
+        await box(page, index).click()
+    await expect(page.locator("#toast")).to_contain_text("Slow down")
+    await expect(box(page, 3)).not_to_be_checked()
+    await expect(page.locator("#count")).to_have_text("2")
+    bits = state.sync_client().get(state.keys("main")[0])
+    assert [(bits[0] >> (7 - index)) & 1 for index in (1, 2, 3)] == [1, 1, 0]
