@@ -178,10 +178,7 @@ class NetPlayer(BasePlayer):
                     since = asyncio.get_running_loop().time()
 
     async def send(self, frame):
-        try:
-            await self.socket.send(frame)
-        except websockets.ConnectionClosed as closed:
-            raise ConnectionClosed(closed.rcvd.code if closed.rcvd else None) from None
+        await self.socket.send(frame)
 
     async def recv(self, timeout):
         try:

@@ -11,6 +11,7 @@ import random
 import time
 
 import pytest
+import websockets
 
 from board import protocol, state
 from board.models import Board
@@ -89,8 +90,8 @@ class SyncingClient:
         while time.monotonic() < until:
             try:
                 await self.player.send_set(self.rng.randrange(SIZE), self.rng.randrange(2))
-            except ConnectionClosed:
-                pass  # between leaving and coming back (run_clients): this change is simply not made
+            except websockets.ConnectionClosed:
+                pass  # reconnecting, like a player clicking while the page is offline
             await asyncio.sleep(self.rng.expovariate(rate))
 
 

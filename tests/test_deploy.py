@@ -7,6 +7,7 @@ import urllib.request
 
 import pytest
 import redis
+import websockets
 
 from board import state
 from board.localredis import LocalRedis
@@ -62,7 +63,7 @@ async def rejoined_if_dropped(player, url):
         await player.send_json({"type": "ping", "token": "still-there"})
         await player.receive_control("pong")
         return player
-    except ConnectionClosed:
+    except (ConnectionClosed, websockets.ConnectionClosed):
         again = await NetPlayer(url).join()
         await again.load()
         return again

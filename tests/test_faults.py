@@ -250,7 +250,7 @@ class Keeper:
                 await self.player.send_set(index, value)
                 _, _, status, version = await self.player.receive_result()
                 await self.player.ack()
-            except ConnectionClosed:
+            except (ConnectionClosed, websockets.ConnectionClosed):
                 # Its process died: that change may have been applied or not.
                 self.last[index] = (acked, value)
                 self.reconnects += 1
