@@ -13,6 +13,12 @@ process, so the group has one member per process, not one per player. It:
 - every few seconds records its player count in Redis and tells its sockets the
   board's player total and version (the beacon), so a client that missed a
   frame, or a Redis that came back empty, is noticed even when the board is idle.
+
+When Redis cannot be reached (a batch or a beacon fails), the hub closes its
+sockets with 4503: players see "reconnecting", their page refuses changes, and
+they resynchronise from a fresh hello once Redis answers again. A Redis that
+restarted between two beacons (a new ``run_id``) may have lost its last
+changes, so every socket is told to resync.
 """
 
 import asyncio
@@ -24,11 +30,12 @@ import time
 import weakref
 from collections import deque
 
+import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import protocol, state
+from . import limits, protocol, state
 from .models import Board
 from .state import Status
 
@@ -72,6 +79,18 @@ async def _find_board(slug):
     return await Board.objects.filter(slug=slug).afirst()
 
 
+def _stop_if_cancelled():
+    """Re-raise a cancellation that arrived as another error.
+
+    redis-py, cancelled in the middle of a command to a dead server, may raise
+    a ConnectionError instead of CancelledError; a loop that catches it and
+    carries on would never stop.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError()
+
+
 async def publish(slug, message):
     """Send a hub event (``board.reset``, ``board.frozen``, …) to every process."""
     await get_channel_layer().group_send(state.group_name(slug), message)
@@ -89,6 +108,7 @@ class BoardHub:
         self._presence_changed = asyncio.Event()
         self._last_flush = 0.0
         self._last_beacon = None
+        self._redis_run = None
         self._tasks = []
         self._layer = get_channel_layer()
         self._channel = None
@@ -140,6 +160,7 @@ class BoardHub:
                 try:
                     await self._write(batch)
                 except Exception:
+                    _stop_if_cancelled()
                     logger.exception("Applying a batch of %d changes failed", len(batch))
                     await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
 
@@ -149,6 +170,7 @@ class BoardHub:
             applied = await state.aapply(self.board, changes) if changes else None
         except state.StateUnavailable:
             await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
+            await self.storage_lost()
             return
         await self._answer(batch, self._outcomes(batch, applied))
         if applied is not None and applied.to_version > applied.from_version:
@@ -171,27 +193,22 @@ class BoardHub:
         done = [change for change, status in zip(changes, applied.statuses, strict=True) if status == Status.APPLIED]
         run = protocol.encode_run(applied.epoch, applied.from_version, done)
         self._relay(run)
-        try:
-            await self._layer.group_send(
-                state.group_name(self.board.slug),
-                {"type": "board.batch", "origin": PROCESS_ID, "runs": run},
-            )
-        except state.REDIS_ERRORS:
-            # Other processes' clients notice the gap from the next beacon and resync.
-            logger.warning("Could not publish a batch for %s; remote clients will resync", self.board.slug)
+        message = {"type": "board.batch", "origin": PROCESS_ID, "runs": run}
+        # A second try gets a fresh connection if the pooled one died with a
+        # Redis restart; a run that arrives twice is ignored by its version.
+        for attempt in range(2):
+            try:
+                await self._layer.group_send(state.group_name(self.board.slug), message)
+                return
+            except state.REDIS_ERRORS:
+                if attempt:
+                    # Other processes' clients notice the gap from the next beacon and resync.
+                    logger.warning("Could not publish a batch for %s; remote clients will resync", self.board.slug)
 
     # -- the relay -----------------------------------------------------------
 
     async def _subscribe_loop(self):
-        group = state.group_name(self.board.slug)
-        while self._channel is None:
-            try:
-                channel = await self._layer.new_channel(prefix="hub.")
-                await self._layer.group_add(group, channel)
-                self._channel = channel
-            except state.REDIS_ERRORS:
-                logger.warning("Cannot subscribe to %s yet; retrying", group)
-                await asyncio.sleep(1)
+        await self._join_group()
         while True:
             message = await self._layer.receive(self._channel)
             handler = getattr(self, message.get("type", "").replace(".", "_"), None)
@@ -199,6 +216,22 @@ class BoardHub:
                 logger.warning("Ignoring unknown hub event %r", message.get("type"))
                 continue
             await handler(message)
+
+    async def _join_group(self):
+        group, failing = state.group_name(self.board.slug), False
+        while True:
+            try:
+                channel = await self._layer.new_channel(prefix="hub.")
+                await self._layer.group_add(group, channel)
+                self._channel = channel
+                return
+            except state.REDIS_ERRORS:
+                _stop_if_cancelled()
+                # Once per outage: a line a second would bury everything else.
+                if not failing:
+                    logger.warning("Cannot subscribe to %s yet; retrying every second", group)
+                failing = True
+                await asyncio.sleep(1)
 
     async def board_batch(self, event):
         if event["origin"] != PROCESS_ID:
@@ -236,6 +269,12 @@ class BoardHub:
         for consumer in list(self.sockets):
             await consumer.send_control(text)
 
+    async def storage_lost(self):
+        """Redis is unreachable: close every socket (4503) so players reconnect and resync later."""
+        self._redis_run = None
+        for consumer in list(self.sockets):
+            await consumer.storage_lost()
+
     # -- the beacon ----------------------------------------------------------
 
     async def _beacon_loop(self):
@@ -247,19 +286,34 @@ class BoardHub:
                     logger.info("Redis is reachable again for board %s", self.board.slug)
                 failing = False
             except (state.StateUnavailable, *state.REDIS_ERRORS) as error:
+                _stop_if_cancelled()
                 if not failing:
                     logger.warning("Beacon for board %s failed: %s", self.board.slug, error)
                 failing = True
+                await self.storage_lost()
             # A player joining or leaving brings the next beat forward, but
             # never to more than one a second.
             await asyncio.sleep(1)
+            await self._presence_change(settings.BOARD_BEACON_SECONDS - 1)
+
+    async def _presence_change(self, seconds):
+        """Wait up to ``seconds`` for a player to join or leave.
+
+        asyncio.timeout, not wait_for: on Python 3.11, wait_for with a timeout
+        of 0 turns the task's own cancellation into a TimeoutError, so stop()
+        would wait forever for a beacon that never ends.
+        """
+        if seconds > 0:
             try:
-                await asyncio.wait_for(self._presence_changed.wait(), settings.BOARD_BEACON_SECONDS - 1)
+                async with asyncio.timeout(seconds):
+                    await self._presence_changed.wait()
             except TimeoutError:
                 pass
-            self._presence_changed.clear()
+        self._presence_changed.clear()
 
     async def _beat(self):
+        await limits.ledger().heartbeat()
+        await self._notice_restart()
         elsewhere = await self._players_elsewhere()
         meta = await state.ameta(self.board)
         self.players = elsewhere + len(self.sockets)
@@ -269,6 +323,24 @@ class BoardHub:
         if beacon != self._last_beacon:
             self._last_beacon = beacon
             await self.send_all(beacon)
+
+    async def _notice_restart(self):
+        """Tell every socket to resync if Redis restarted since the last beat.
+
+        A restart from its append-only file may have lost the last second of
+        changes, taking the version back below what players hold; their
+        replicas would then skip the next changes as already seen.
+        """
+        try:
+            run = (await state.async_client().info("server")).get("run_id")
+        except redis.ResponseError:
+            # A managed Redis that forbids INFO: restarts go unnoticed until a
+            # failed call closes the sockets.
+            return
+        if self._redis_run is not None and run != self._redis_run:
+            logger.warning("Redis restarted under board %s; every player resyncs", self.board.slug)
+            await self.send_all(protocol.control("resync", reason="restarted"))
+        self._redis_run = run
 
     async def _players_elsewhere(self):
         """Record this process's sockets; add up every other live process's."""

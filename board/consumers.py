@@ -1,13 +1,20 @@
 import secrets
 import time
-from collections import deque
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import network, protocol, state
+from . import limits, network, protocol, state
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
+from .state import Status
+
+BOARD_NOT_FOUND = ("board_not_found", "There is no board at this address.")
+UNAVAILABLE = ("unavailable", "The board's storage is unreachable; retry soon.")
+SOCKET_REFUSALS = {
+    limits.TOO_MANY_SOCKETS: ("too_many_sockets", "Too many open boards from your network; close some and retry."),
+    limits.OPENING_TOO_OFTEN: ("opening_too_often", "Your network is connecting too often; wait a minute."),
+}
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
@@ -33,27 +40,40 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.frames_sent = 0
         self.frames_acked = 0
         self.lagging = False
-        self.bad_frames = deque()
+        self.bad_frames = limits.Strikes()
+        self.closing = False
+        self.rate_strikes = limits.Strikes()
+        self.changes = limits.ChangeWindow(settings.BOARD_RATE_LIMITS)
         self.connection_id = secrets.token_hex(6)
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
+        self.counted = False
         await self.accept()
+        if not await self._open():
+            return
         hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
         if hub is None:
-            await self.send_control(protocol.error("board_not_found", "There is no board at this address."))
-            await self.close(code=protocol.CLOSE_BOARD_NOT_FOUND)
+            await self._disconnect(protocol.CLOSE_BOARD_NOT_FOUND, *BOARD_NOT_FOUND)
             return
         try:
             meta = await state.ameta(hub.board)
         except state.StateUnavailable:
-            await self.send_control(protocol.error("unavailable", "The board's storage is unreachable; retry soon."))
-            await self.close(code=protocol.CLOSE_UNAVAILABLE)
+            await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
             return
         await self.send_control(self._hello(hub, meta))
         # No await between the hello and attach: every update after the hello's
         # version reaches this socket.
         self.hub = hub
         hub.attach(self)
+
+    async def _open(self):
+        """Count this socket against its network's limits; close it if there is no room."""
+        verdict = await limits.ledger().open(self.network)
+        if verdict == limits.OPENED:
+            self.counted = True
+            return True
+        await self._disconnect(protocol.CLOSE_TOO_MANY, *SOCKET_REFUSALS[verdict])
+        return False
 
     def _hello(self, hub, meta):
         return protocol.control(
@@ -73,9 +93,12 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code):
         if self.hub is not None:
             self.hub.detach(self)
+        if self.counted:
+            self.counted = False
+            await limits.ledger().close(self.network)
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.hub is None:
+        if self.hub is None or self.closing:
             return
         try:
             message = protocol.parse(text_data, bytes_data, settings.BOARD_MAX_FRAME_BYTES)
@@ -85,7 +108,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self._refuse(error)
             return
         if isinstance(message, SetBox):
-            self.hub.submit(self, message.index, message.value)
+            refusal = await self._refusal(message)
+            self.hub.submit(self, message.index, message.value, refusal)
+            if refusal == Status.RATE_LIMITED:
+                await self._rate_limited()
         elif isinstance(message, Ack):
             await self._acknowledge(message.frames)
         elif isinstance(message, Ping):
@@ -100,14 +126,43 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if change.value not in (0, 1):
             raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
 
+    async def _refusal(self, change):
+        """Why a valid change is refused before it reaches the board, or None to let it through.
+
+        The refusal is answered in the change's RESULT, in order with the others.
+        """
+        now = time.monotonic()
+        if not self.changes.has_room(now):
+            return Status.RATE_LIMITED
+        if not await self._network_allows():
+            return Status.RATE_LIMITED
+        self.changes.take(now)
+        return None
+
+    async def _network_allows(self):
+        if self.network is None or not settings.BOARD_NETWORK_RATE_LIMITS:
+            return True
+        return await limits.budget().allow(self.network)
+
+    async def _rate_limited(self):
+        """A client that keeps sending while refused is not listening: disconnect it."""
+        limit = settings.BOARD_RATE_LIMITED_CLOSE
+        if limit and self.rate_strikes.add(time.monotonic()) > limit:
+            await self._disconnect(
+                protocol.CLOSE_TOO_MANY, "rate_limited", "Too many changes while told to slow down; disconnected."
+            )
+
+    async def _disconnect(self, code, error_code, message):
+        """Tell the client why, then close; frames still in flight are ignored."""
+        self.closing = True
+        await self.send_control(protocol.error(error_code, message))
+        await self.close(code=code)
+
     async def _refuse(self, error):
         fields = {} if error.index is None else {"index": error.index}
         await self.send_control(protocol.error(error.code, error.message, **fields))
-        now = time.monotonic()
-        self.bad_frames.append(now)
-        while self.bad_frames and now - self.bad_frames[0] > 60:
-            self.bad_frames.popleft()
-        if len(self.bad_frames) > settings.BOARD_MAX_BAD_FRAMES:
+        if self.bad_frames.add(time.monotonic()) > settings.BOARD_MAX_BAD_FRAMES:
+            self.closing = True
             await self.close(code=protocol.CLOSE_TOO_MANY_BAD_FRAMES)
 
     async def _acknowledge(self, frames):
@@ -135,6 +190,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def send_results(self, entries):
         self.frames_sent += 1
         await self.base_send({"type": "websocket.send", "bytes": protocol.encode_results(entries)})
+
+    async def storage_lost(self):
+        if self.closing:
+            return
+        await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
 
     async def send_control(self, text):
         self.frames_sent += 1

@@ -43,14 +43,17 @@ class LocalRedis:
     """One redis-server child process, on a TCP port or a Unix socket.
 
     ``persistent`` turns on the append-only file in ``directory`` so the live
-    boards survive a restart; tests leave it off.
+    boards survive a restart; tests leave it off. ``config`` starts it from a
+    redis.conf instead, with only the directory and address given here.
     """
 
-    def __init__(self, directory, port=None, unix_socket=None, persistent=False):
+    def __init__(self, directory, port=None, unix_socket=None, persistent=False, config=None):
         self.directory = Path(directory)
         self.port = port if port is not None or unix_socket else free_port()
         self.unix_socket = Path(unix_socket) if unix_socket else None
         self.persistent = persistent
+        # A redis.conf (deploy/redis/checkboxes.conf) whose persistence settings win.
+        self.config = config
         self.process = None
 
     @property
@@ -60,8 +63,12 @@ class LocalRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def command(self):
-        args = [find_redis_server(), "--dir", str(self.directory), "--save", ""]
-        args += ["--appendonly", "yes" if self.persistent else "no"]
+        args = [find_redis_server()]
+        if self.config:
+            args += [str(self.config), "--dir", str(self.directory)]
+        else:
+            args += ["--dir", str(self.directory), "--save", ""]
+            args += ["--appendonly", "yes" if self.persistent else "no"]
         if self.unix_socket:
             args += ["--port", "0", "--unixsocket", str(self.unix_socket), "--unixsocketperm", "700"]
         else:

@@ -8,16 +8,29 @@ from django.conf import settings
 def client_address(scope):
     """The client's IP address from an ASGI scope, or None if the server gave none.
 
-    Behind a proxy this is only the real client when daphne runs with
-    ``--proxy-headers`` and the proxy is trusted; see docs/deployment.md.
+    It is the TCP peer, unless the peer is one of ``TRUSTED_PROXIES``. Then the
+    ``X-Forwarded-For`` chain is read from the right (the hop the proxy itself
+    added) past every trusted proxy, and the first address not among them is
+    the client. Anything further left was written by the client and proves
+    nothing. Daphne runs without ``--proxy-headers``, which would believe the
+    leftmost entry from anyone; see docs/deployment.md.
     """
     client = scope.get("client")
     if not client:
         return None
-    try:
-        return ipaddress.ip_address(client[0])
-    except ValueError:
-        return None
+    peer = _parse(client[0])
+    if peer is None or not _trusted(peer):
+        return peer
+    for hop in reversed(_forwarded_for(scope)):
+        address = _parse(hop)
+        if address is None:
+            # Only a trusted proxy could have put this here: the last address
+            # it vouched for is the best there is.
+            return peer
+        if not _trusted(address):
+            return address
+        peer = address
+    return peer
 
 
 def network_of(address):
@@ -32,3 +45,31 @@ def network_of(address):
         address = address.ipv4_mapped
     prefix = 32 if address.version == 4 else settings.BOARD_IPV6_PREFIX
     return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
+
+
+def _trusted(address):
+    return any(address in proxies for proxies in settings.TRUSTED_PROXIES if proxies.version == address.version)
+
+
+def _forwarded_for(scope):
+    """Every hop of every X-Forwarded-For header, in order."""
+    hops = []
+    for name, value in scope.get("headers", ()):
+        if name.lower() == b"x-forwarded-for":
+            hops += [hop.strip() for hop in value.decode("latin-1").split(",") if hop.strip()]
+    return hops
+
+
+def _parse(text):
+    """An IP address, also from the ``[v6]:port`` and ``v4:port`` forms some proxies write; else None."""
+    text = text.strip()
+    if text.startswith("["):
+        text = text[1:].partition("]")[0]
+    elif text.count(":") == 1:
+        text = text.partition(":")[0]
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    # A dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d.
+    return address.ipv4_mapped or address if address.version == 6 else address

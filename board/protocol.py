@@ -30,6 +30,8 @@ UPDATE_PREFIX = bytes([FRAME_UPDATE])
 CLOSE_BOARD_NOT_FOUND = 4404
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
+# Too many changes refused for the rate, too many sockets, or opening too often.
+CLOSE_TOO_MANY = 4429
 
 
 class FrameError(Exception):
@@ -70,7 +72,8 @@ def parse(text_data=None, bytes_data=None, max_bytes=512):
         return _parse_binary(bytes_data)
     if text_data is None:
         raise FrameError("bad_frame", "Empty frame.")
-    if len(text_data) > max_bytes:
+    # The limit is in bytes, as sent: UTF-8 needs up to four per character.
+    if len(text_data) > max_bytes or len(text_data.encode(errors="surrogatepass")) > max_bytes:
         raise FrameError("frame_too_large", f"Frames are limited to {max_bytes} bytes.")
     return _parse_text(text_data)
 

@@ -6,6 +6,7 @@ helpers below. The defaults run a fresh checkout as it is: SQLite and a
 project-local Redis under ``data/``, DEBUG on, bound to 127.0.0.1.
 """
 
+import ipaddress
 import os
 from pathlib import Path
 
@@ -54,6 +55,29 @@ def env_list(name, default):
     if raw is None:
         return list(default)
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_rates(name, default):
+    """Rate limits written ``count/seconds``, comma-separated: ``7/1,80/15``. Empty means none."""
+    rates = []
+    for item in env_list(name, default.split(",")):
+        count, _, seconds = item.partition("/")
+        try:
+            rate = (int(count), int(seconds))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not count/seconds, e.g. 7/1.") from None
+        if rate[0] < 1 or rate[1] < 1:
+            raise ImproperlyConfigured(f"{name}: {item!r} needs a count and seconds of at least 1.")
+        rates.append(rate)
+    return sorted(rates, key=lambda rate: rate[1])
+
+
+def env_networks(name, default):
+    """IP networks in CIDR notation, comma-separated; a bare address is its own network."""
+    try:
+        return [ipaddress.ip_network(item, strict=False) for item in env_list(name, default)]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}.") from None
 
 
 DATA_DIR = Path(env_str("CHECKBOXES_DATA_DIR", str(BASE_DIR / "data"))).resolve()
@@ -207,7 +231,40 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    # While Redis is away these repeat every second (tracebacks, 503s): once a minute is enough.
+    "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "WARNING"}},
+    "loggers": {
+        "django.channels.server": {"level": "WARNING"},
+        "channels_redis.pubsub": {"filters": ["throttle"]},
+        "django.request": {"filters": ["throttle"]},
+    },
 }
+
+# Abuse limits and proxies (docs/deployment.md). Each limit of 0, or an empty
+# list of rates, turns that limit off.
+# Changes one socket may make: count/seconds windows, all of which must have room.
+BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
+# Changes all sockets of one network together may make, counted in Redis across processes.
+BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
+# Changes refused for the rate within a minute before the socket is closed (4429).
+BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
+# Open sockets per network, across every process.
+BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, minimum=0)
+# Socket openings (refused ones included) per network per minute.
+BOARD_NEW_SOCKETS_PER_MINUTE = env_int("BOARD_NEW_SOCKETS_PER_MINUTE", 60, minimum=0)
+# Peers whose X-Forwarded-For is believed (the proxies in front of daphne).
+# Without them the client is the TCP peer, whatever headers it sends.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
+
+# Production hardening; Django's `check --deploy` and board/checks.py report gaps.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", not DEBUG)
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
+# Behind a proxy that terminates TLS and sets X-Forwarded-Proto (deploy/nginx.conf
+# does): requests it marks https count as secure.
+if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -1,3 +1,5 @@
+import os
+
 import pytest
 from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
@@ -21,6 +23,22 @@ def use_redis(url):
 def serve_static_from_source():
     # Tests exercise static/ as it is, not a stale collectstatic copy.
     settings.WHITENOISE_USE_FINDERS = True
+
+
+# Every test player connects from one address, faster than any person clicks:
+# the abuse limits are off unless a test turns them on (tests/test_limits.py).
+LIMITS_OFF = {
+    "BOARD_RATE_LIMITS": [],
+    "BOARD_NETWORK_RATE_LIMITS": [],
+    "BOARD_MAX_SOCKETS_PER_NETWORK": 0,
+    "BOARD_NEW_SOCKETS_PER_MINUTE": 0,
+}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def abuse_limits_off():
+    for name, value in LIMITS_OFF.items():
+        setattr(settings, name, value)
 
 
 @pytest.fixture(scope="session")
@@ -103,3 +121,47 @@ def main_board(db):
 @pytest.fixture
 def small_board(db):
     return Board.objects.create(slug="small", size=100)
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """`manage.py collectstatic` into a directory of the tests' own, for nginx to serve."""
+    import subprocess
+    import sys
+
+    from tests.servers import BASE_DIR
+
+    data = tmp_path_factory.mktemp("data")
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "--verbosity", "0"],
+        cwd=BASE_DIR,
+        env={**os.environ, "CHECKBOXES_DATA_DIR": str(data)},
+        check=True,
+        timeout=120,
+    )
+    return data / "static"
+
+
+@pytest.fixture
+def nginx(tmp_path, static_root):
+    """Start nginx (deploy/nginx/checkboxes.conf) in front of the given daphne ports; stops it after."""
+    from tests.nginx import Nginx
+
+    started = []
+
+    def start(upstream_ports):
+        server = Nginx(tmp_path / f"nginx-{len(started)}", upstream_ports, static_root).start()
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture
+def own_redis(tmp_path):
+    """A redis-server a test may stop and start, with an append-only file like production's."""
+    server = LocalRedis(tmp_path / "redis", persistent=True).start()
+    yield server
+    server.stop()

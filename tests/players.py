@@ -94,9 +94,13 @@ class BasePlayer:
 class Player(BasePlayer):
     """In-process, through WebsocketCommunicator."""
 
-    def __init__(self, path="/ws/b/main/"):
+    def __init__(self, path="/ws/b/main/", address=None, headers=()):
         super().__init__()
-        self.communicator = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN.encode())])
+        headers = [(b"origin", ORIGIN.encode()), *headers]
+        self.communicator = WebsocketCommunicator(application, path, headers=headers)
+        if address is not None:
+            # The application reads the scope when it first runs, after this.
+            self.communicator.scope["client"] = [address, 50_000]
 
     async def open(self):
         connected, _ = await self.communicator.connect()
@@ -134,15 +138,21 @@ class Player(BasePlayer):
 class NetPlayer(BasePlayer):
     """Over TCP to a daphne at ``base_url`` (http://host:port)."""
 
-    def __init__(self, base_url, slug="main"):
+    def __init__(self, base_url, slug="main", headers=None, local_address=None):
         super().__init__()
         self.base_url = base_url
         self.slug = slug
+        self.headers = headers
+        # Another loopback address (127.0.0.2) to look like a different client.
+        self.local_address = local_address
         self.socket = None
 
     async def open(self):
         url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
-        self.socket = await websockets.connect(url, origin=ORIGIN, max_size=2**24)
+        options = {"local_addr": (self.local_address, 0)} if self.local_address else {}
+        self.socket = await websockets.connect(
+            url, origin=ORIGIN, max_size=2**24, additional_headers=self.headers, **options
+        )
 
     async def load(self, board=None):
         bits, epoch, version = await asyncio.to_thread(fetch_state, self.base_url, self.slug)
@@ -150,6 +160,22 @@ class NetPlayer(BasePlayer):
 
     async def leave(self):
         await self.socket.close()
+
+    async def catch_up(self, version, timeout=20, gap_wait=1.5):
+        """Reach ``version`` the way the browser does: from UPDATEs, or by
+        fetching the state when told to resync or when updates stop arriving
+        (the channel layer drops batches while Redis is away)."""
+        async with asyncio.timeout(timeout):
+            since = asyncio.get_running_loop().time()
+            while self.replica.version < version or self.replica.behind:
+                try:
+                    frame = await self.next_frame(timeout=0.3)
+                except TimeoutError:
+                    frame = None
+                resync = isinstance(frame, dict) and frame["type"] == "resync"
+                if resync or asyncio.get_running_loop().time() - since > gap_wait:
+                    await self.load()
+                    since = asyncio.get_running_loop().time()
 
     async def send(self, frame):
         await self.socket.send(frame)

@@ -37,6 +37,13 @@ def server_environment(**extra):
         DATABASE_URL=database_url(),
         WHITENOISE_USE_FINDERS="1",
         PYTHONUNBUFFERED="1",
+        # Plain http on 127.0.0.1: cookies marked Secure would never come back.
+        DJANGO_SECURE_COOKIES="0",
+        # As in-process (tests/conftest.py): on only where a test asks.
+        BOARD_RATE_LIMITS="",
+        BOARD_NETWORK_RATE_LIMITS="",
+        BOARD_MAX_SOCKETS_PER_NETWORK="0",
+        BOARD_NEW_SOCKETS_PER_MINUTE="0",
     )
     env.update({key: str(value) for key, value in extra.items()})
     return env
@@ -57,7 +64,9 @@ class Daphne:
 
     def start(self, timeout=20):
         command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-        command += ["checkboxes_project.asgi:application"]
+        # As `manage.py serve` runs it: daphne's own cap on message size.
+        limit = self.env.get("DAPHNE_MAX_MESSAGE_BYTES", settings.DAPHNE_MAX_MESSAGE_BYTES)
+        command += ["--websocket-max-message-size", str(limit), "checkboxes_project.asgi:application"]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 command, cwd=BASE_DIR, env=server_environment(**self.env), stdout=log, stderr=subprocess.STDOUT

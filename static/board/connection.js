@@ -9,6 +9,9 @@ const PING_MS = 20000;
 const SILENCE_MS = 50000;
 const MAX_BACKOFF_MS = 10000;
 const CLOSE_BOARD_NOT_FOUND = 4404;
+// Too many changes, sockets or reconnections from here: come back slowly.
+const CLOSE_TOO_MANY = 4429;
+const SLOW_ATTEMPT = 6;
 
 export function socketUrl(path) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -102,6 +105,7 @@ export class Connection {
       return;
     }
     this.attempt++;
+    if (event.code === CLOSE_TOO_MANY) this.attempt = Math.max(this.attempt, SLOW_ATTEMPT);
     this.handlers.status("reconnecting");
     const backoff = Math.min(MAX_BACKOFF_MS, 400 * 2 ** Math.min(this.attempt, 6));
     this.retryTimer = setTimeout(() => this.open(), backoff * (0.5 + Math.random()));

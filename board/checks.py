@@ -1,0 +1,93 @@
+"""
+System checks for configurations that are dangerous in production.
+
+They run with every management command (``migrate``, ``serve``, ``check``), so
+a server with DEBUG off refuses to start on a development secret, without
+hosts, or with a channel layer that cannot reach other processes.
+"""
+
+from django.conf import settings
+from django.core.checks import Error, Warning, register
+
+# Django's own deploy check (security.W009) asks for the same.
+MIN_SECRET_KEY_LENGTH = 50
+MIN_SECRET_KEY_CHARACTERS = 5
+LOCAL_HOSTS = {"127.0.0.1", "localhost", "[::1]", "::1"}
+IN_MEMORY_LAYER = "channels.layers.InMemoryChannelLayer"
+
+
+@register()
+def secret_key_check(app_configs, **kwargs):
+    if settings.DEBUG:
+        return []
+    if _strong(settings.SECRET_KEY or ""):
+        return []
+    return [
+        Error(
+            "DEBUG is off but SECRET_KEY is the development key, or too short to be secret.",
+            hint=(
+                f"Set DJANGO_SECRET_KEY to a random string of at least {MIN_SECRET_KEY_LENGTH} characters, "
+                'e.g. python -c "import secrets; print(secrets.token_urlsafe(50))".'
+            ),
+            id="checkboxes.E001",
+        )
+    ]
+
+
+def _strong(key):
+    return (
+        key != settings.DEV_SECRET_KEY
+        and not key.startswith("django-insecure")
+        and len(key) >= MIN_SECRET_KEY_LENGTH
+        and len(set(key)) >= MIN_SECRET_KEY_CHARACTERS
+    )
+
+
+@register()
+def allowed_hosts_check(app_configs, **kwargs):
+    if settings.DEBUG:
+        return _public_hosts_while_debugging()
+    if not settings.ALLOWED_HOSTS:
+        return [
+            Error(
+                "DEBUG is off but ALLOWED_HOSTS is empty, so every request would be refused.",
+                hint="Set DJANGO_ALLOWED_HOSTS to the site's host names, comma-separated: checkboxes.example.org.",
+                id="checkboxes.E002",
+            )
+        ]
+    if "*" in settings.ALLOWED_HOSTS:
+        return [
+            Warning(
+                "ALLOWED_HOSTS contains '*': any host is served and any page on any site may open a board's socket.",
+                hint="List the site's host names in DJANGO_ALLOWED_HOSTS; the WebSocket origin check uses them.",
+                id="checkboxes.W001",
+            )
+        ]
+    return []
+
+
+def _public_hosts_while_debugging():
+    public = [host for host in settings.ALLOWED_HOSTS if host not in LOCAL_HOSTS]
+    if not public:
+        return []
+    return [
+        Warning(
+            f"DEBUG is on while the site answers to {', '.join(public)}: error pages would show settings and code.",
+            hint="Set DJANGO_DEBUG=0 anywhere other people can reach.",
+            id="checkboxes.W002",
+        )
+    ]
+
+
+@register()
+def channel_layer_check(app_configs, **kwargs):
+    backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
+    if settings.DEBUG or backend != IN_MEMORY_LAYER:
+        return []
+    return [
+        Error(
+            "DEBUG is off but the channel layer is in memory: changes would never reach players on other processes.",
+            hint="Use channels_redis.pubsub.RedisPubSubChannelLayer (the default in settings.py) with REDIS_URL.",
+            id="checkboxes.E003",
+        )
+    ]

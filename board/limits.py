@@ -1,0 +1,292 @@
+"""
+Abuse limits: how fast one socket, and one network, may change boxes, and how
+many sockets one network may hold open (docs/protocol.md, "Limits").
+
+- A socket's own rate lives in its process (a socket never moves), so it is an
+  exact sliding window in memory and costs nothing to check.
+- A network's change budget is shared by every process, so it lives in Redis.
+  Checks waiting at the same moment go to Redis together in one Lua call: the
+  cost is one round trip per batch, not per change.
+- A network's open sockets are counted per process in Redis. Each process
+  writes its own counts (which it knows exactly) and refreshes their expiry
+  from the hub beacon, so the counts of a killed process expire on their own.
+
+Every Redis key here shares the hash tag ``{limits}``, so each script touches
+one slot even on a Redis Cluster.
+
+A network is None when the server could not tell the client's address; such a
+socket gets only its own limits.
+"""
+
+import asyncio
+import logging
+import secrets
+import weakref
+from collections import deque
+
+import redis
+from django.conf import settings
+
+from . import state
+
+logger = logging.getLogger(__name__)
+
+# Sliding-window counter: the previous fixed window's count, weighted by how
+# much of it still overlaps the sliding window, plus the current one's. It
+# assumes the previous window's changes were spread evenly (Cloudflare's
+# approximation): exact enough for abuse limits, and three hash fields a window.
+WINDOW_LUA = """
+local function take(key, now, limits, always)
+  local updates, room = {}, true
+  for r = 1, #limits, 2 do
+    local limit, span = limits[r], limits[r + 1]
+    local window = math.floor(now / span)
+    local f = redis.call('HMGET', key, 'w' .. span, 'n' .. span, 'p' .. span)
+    local w, n, p = tonumber(f[1]), tonumber(f[2]) or 0, tonumber(f[3]) or 0
+    if w ~= window then
+      if w == window - 1 then p = n else p = 0 end
+      n = 0
+    end
+    if p * (1 - (now - window * span) / span) + n + 1 > limit then room = false end
+    updates[#updates + 1] = {span, window, n + 1, p}
+  end
+  if room or always then
+    for _, u in ipairs(updates) do
+      redis.call('HSET', key, 'w' .. u[1], u[2], 'n' .. u[1], u[3], 'p' .. u[1], u[4])
+    end
+    redis.call('EXPIRE', key, 2 * limits[#limits])
+  end
+  return room
+end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+"""
+
+# KEYS: one budget hash per change (a network may repeat). ARGV: count, seconds, …
+# Returns 1 (within budget, counted) or 0 (refused) per change, in order.
+CHANGES_LUA = (
+    WINDOW_LUA
+    + """
+local limits = {}
+for i = 1, #ARGV do limits[i] = tonumber(ARGV[i]) end
+local out = {}
+for k = 1, #KEYS do out[k] = take(KEYS[k], now, limits, false) and 1 or 0 end
+return out
+"""
+)
+
+# KEYS: the network's openings window, the set of process ledgers, this process's ledger.
+# ARGV: network, this process's sockets on it, max sockets, openings per minute, ledger ttl.
+# Returns 0 (counted), 1 (too many sockets) or 2 (opening too often).
+OPEN_LUA = (
+    WINDOW_LUA
+    + """
+local network, mine = ARGV[1], tonumber(ARGV[2])
+local max_sockets, per_minute = tonumber(ARGV[3]), tonumber(ARGV[4])
+if per_minute > 0 and not take(KEYS[1], now, {per_minute, 60}, true) then return 2 end
+if max_sockets > 0 then
+  local total = mine
+  for _, ledger in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    if ledger ~= KEYS[3] then
+      local count = redis.call('HGET', ledger, network)
+      if redis.call('EXISTS', ledger) == 0 then
+        redis.call('SREM', KEYS[2], ledger)
+      elseif count then
+        total = total + tonumber(count)
+      end
+    end
+  end
+  if total >= max_sockets then return 1 end
+end
+redis.call('HSET', KEYS[3], network, mine + 1)
+redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('SADD', KEYS[2], KEYS[3])
+return 0
+"""
+)
+
+OPENED = 0
+TOO_MANY_SOCKETS = 1
+OPENING_TOO_OFTEN = 2
+
+_scripts = weakref.WeakKeyDictionary()
+_per_loop = weakref.WeakKeyDictionary()
+
+
+def key(*parts):
+    return ":".join((settings.REDIS_PREFIX, "{limits}", *parts))
+
+
+def _script(name, source):
+    client = state.async_client()
+    scripts = _scripts.setdefault(client, {})
+    if name not in scripts:
+        scripts[name] = client.register_script(source)
+    return scripts[name]
+
+
+def _flat(rates):
+    return [number for rate in rates for number in rate]
+
+
+def _loop_local(cls):
+    """The running event loop's instance of ``cls`` (one per process in production, per test in tests)."""
+    instances = _per_loop.setdefault(asyncio.get_running_loop(), {})
+    if cls not in instances:
+        instances[cls] = cls()
+    return instances[cls]
+
+
+class ChangeWindow:
+    """One socket's changes over the last minute or so, checked against ``BOARD_RATE_LIMITS``."""
+
+    def __init__(self, rates):
+        self.rates = rates
+        self.times = deque(maxlen=max((count for count, _ in rates), default=0))
+
+    def has_room(self, now):
+        for count, seconds in self.rates:
+            if len(self.times) >= count and now - self.times[-count] < seconds:
+                return False
+        return True
+
+    def take(self, now):
+        self.times.append(now)
+
+
+class Strikes:
+    """Events in the last minute: bad frames, or changes refused for the rate."""
+
+    def __init__(self):
+        self.times = deque()
+
+    def add(self, now):
+        self.times.append(now)
+        while self.times and now - self.times[0] > 60:
+            self.times.popleft()
+        return len(self.times)
+
+
+class NetworkBudget:
+    """Changes per network, shared by every process through Redis.
+
+    Checks that arrive while a call is out are sent together in the next one,
+    so under load one round trip answers a whole batch.
+    """
+
+    def __init__(self):
+        self._waiting = []
+        self._task = None
+
+    async def allow(self, network):
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((network, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.ensure_future(self._run())
+        return await future
+
+    async def _run(self):
+        while self._waiting:
+            size = settings.BOARD_MAX_BATCH
+            batch, self._waiting = self._waiting[:size], self._waiting[size:]
+            verdicts = await self._check([network for network, _ in batch])
+            for (_, future), verdict in zip(batch, verdicts, strict=True):
+                if not future.done():
+                    future.set_result(bool(verdict))
+
+    async def _check(self, networks):
+        script = _script("changes", CHANGES_LUA)
+        keys = [key("changes", str(network)) for network in networks]
+        try:
+            return await script(keys=keys, args=_flat(settings.BOARD_NETWORK_RATE_LIMITS))
+        except state.REDIS_ERRORS:
+            # Without Redis no change can be applied anyway; the writer refuses
+            # them as UNAVAILABLE, which says more than "slow down" would.
+            return [1] * len(networks)
+        except redis.RedisError:
+            # A limiter that fails must not leave sockets waiting forever, nor
+            # stop the board: let the changes through and say so.
+            logger.exception("The network rate limit failed; letting %d changes through", len(networks))
+            return [1] * len(networks)
+
+
+class SocketLedger:
+    """This process's open sockets per network, mirrored into Redis for every other process to count."""
+
+    def __init__(self):
+        self.counts = {}
+        self.name = key("sockets", secrets.token_hex(8))
+        # Set when Redis missed a change to the counts: the next heartbeat
+        # rewrites them whole.
+        self.dirty = False
+
+    async def open(self, network):
+        """Count a new socket of ``network``; OPENED, or why it may not open."""
+        if network is None or not (settings.BOARD_MAX_SOCKETS_PER_NETWORK or settings.BOARD_NEW_SOCKETS_PER_MINUTE):
+            return OPENED
+        name = str(network)
+        mine = self.counts.get(name, 0)
+        args = [
+            name,
+            mine,
+            settings.BOARD_MAX_SOCKETS_PER_NETWORK,
+            settings.BOARD_NEW_SOCKETS_PER_MINUTE,
+            self.ttl(),
+        ]
+        try:
+            verdict = await _script("open", OPEN_LUA)(keys=[key("opened", name), key("ledgers"), self.name], args=args)
+        except state.REDIS_ERRORS:
+            # The socket is refused with 4503 right after, when the board's
+            # state can't be read either.
+            self.dirty = True
+            verdict = OPENED
+        except redis.RedisError:
+            logger.exception("The socket limit failed; letting a socket of %s open", name)
+            self.dirty = True
+            verdict = OPENED
+        if verdict == OPENED:
+            self.counts[name] = mine + 1
+        return verdict
+
+    async def close(self, network):
+        name = str(network)
+        if name not in self.counts:
+            return
+        count = self.counts[name] - 1
+        if count > 0:
+            self.counts[name] = count
+        else:
+            self.counts.pop(name, None)
+        try:
+            if count > 0:
+                await state.async_client().hset(self.name, name, count)
+            else:
+                await state.async_client().hdel(self.name, name)
+        except state.REDIS_ERRORS:
+            self.dirty = True
+
+    async def heartbeat(self):
+        """Keep this process's counts alive in Redis (and repair them after an outage)."""
+        if not self.counts and not self.dirty:
+            return
+        async with state.async_client().pipeline(transaction=True) as pipe:
+            if self.dirty:
+                pipe.delete(self.name)
+                if self.counts:
+                    pipe.hset(self.name, mapping=self.counts)
+                    pipe.sadd(key("ledgers"), self.name)
+            pipe.expire(self.name, self.ttl())
+            await pipe.execute()
+        self.dirty = False
+
+    @staticmethod
+    def ttl():
+        return 3 * settings.BOARD_BEACON_SECONDS
+
+
+def budget():
+    return _loop_local(NetworkBudget)
+
+
+def ledger():
+    return _loop_local(SocketLedger)

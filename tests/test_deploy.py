@@ -1,0 +1,144 @@
+"""The deployment in deploy/, as shipped: nginx in front of two daphne processes and one Redis."""
+
+import asyncio
+import gzip
+import urllib.error
+import urllib.request
+
+import pytest
+import redis
+import websockets
+
+from board import state
+from board.localredis import LocalRedis
+from tests.nginx import Nginx
+from tests.players import ConnectionClosed, NetPlayer
+from tests.servers import BASE_DIR
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
+
+REDIS_CONF = BASE_DIR / "deploy" / "redis" / "checkboxes.conf"
+
+
+@pytest.fixture
+def deploy_redis(tmp_path):
+    """A Redis started from deploy/redis/checkboxes.conf, on a free port of the test's own."""
+    server = LocalRedis(tmp_path / "redis", config=REDIS_CONF).start()
+    yield server
+    server.stop()
+
+
+def fetch(url, **headers):
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def sockets_by_process(client, servers):
+    """Open sockets on the main board per daphne, from the presence hash the hubs keep in Redis."""
+    by_pid = {}
+    for process, entry in client.hgetall(state.presence_key("main")).items():
+        by_pid[int(process.decode().split(":")[1])] = int(entry.split()[0])
+    return [by_pid.get(server.process.pid, 0) for server in servers]
+
+
+async def until(condition, timeout=15):
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.1)
+
+
+async def play(player, indices):
+    for index in indices:
+        await player.send_set(index, 1)
+        await player.receive_result()
+
+
+async def rejoined_if_dropped(player, url):
+    """The player itself if its socket still answers, else a new one joined through ``url``."""
+    try:
+        await player.send_json({"type": "ping", "token": "still-there"})
+        await player.receive_control("pong")
+        return player
+    except (ConnectionClosed, websockets.ConnectionClosed):
+        again = await NetPlayer(url).join()
+        await again.load()
+        return again
+
+
+def test_the_shipped_nginx_configuration_is_valid(tmp_path):
+    output = Nginx(tmp_path, [8001, 8002], tmp_path).check()
+    assert "test is successful" in output
+
+
+def test_the_shipped_redis_configuration_is_durable_and_never_evicts(deploy_redis):
+    with redis.Redis.from_url(deploy_redis.url) as client:
+        assert client.config_get("appendonly") == {"appendonly": "yes"}
+        assert client.config_get("appendfsync") == {"appendfsync": "everysec"}
+        assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+
+
+async def test_players_through_nginx_share_the_board_and_survive_losing_a_process(daphnes, nginx, deploy_redis):
+    servers = daphnes(
+        2,
+        REDIS_URL=deploy_redis.url,
+        TRUSTED_PROXIES="127.0.0.1/32",
+        BOARD_BEACON_SECONDS=1,
+        BOARD_MAX_SOCKETS_PER_NETWORK=50,
+    )
+    proxy = nginx([server.port for server in servers])
+    client = redis.Redis.from_url(deploy_redis.url)
+
+    # Players come from 127.0.0.2 and 127.0.0.3, nginx from 127.0.0.1. A forged
+    # X-Forwarded-For is ignored: nginx appends the real peer, and the app
+    # reads the chain from the right.
+    alice = await NetPlayer(proxy.url, headers={"X-Forwarded-For": "192.0.2.1"}, local_address="127.0.0.2").join()
+    bob = await NetPlayer(proxy.url, local_address="127.0.0.3").join()
+    await alice.load()
+    await bob.load()
+    # nginx's least_conn put them on different processes.
+    await until(lambda: sockets_by_process(client, servers) == [1, 1])
+    ledgers = [client.hgetall(name) for name in client.smembers(f"{state.settings.REDIS_PREFIX}:{{limits}}:ledgers")]
+    assert sorted(ledgers, key=str) == [{b"127.0.0.2/32": b"1"}, {b"127.0.0.3/32": b"1"}]
+
+    await asyncio.gather(play(alice, range(5)), play(bob, range(10, 15)))
+    await alice.catch_up(10)
+    await bob.catch_up(10)
+    assert alice.replica.bits == bob.replica.bits == bytearray(client.get(state.keys("main")[0]))
+
+    # One daphne dies mid-run; its player reconnects through nginx to the other.
+    servers[0].kill()
+    before = (alice, bob)
+    alice = await rejoined_if_dropped(alice, proxy.url)
+    bob = await rejoined_if_dropped(bob, proxy.url)
+    assert [old is new for old, new in zip(before, (alice, bob), strict=True)].count(False) == 1
+    await until(lambda: sockets_by_process(client, servers)[1] == 2)
+    await asyncio.gather(play(alice, range(20, 25)), play(bob, range(30, 35)))
+    await alice.catch_up(20)
+    await bob.catch_up(20)
+    bits = bytearray(client.get(state.keys("main")[0]))
+    assert alice.replica.bits == bob.replica.bits == bits
+    assert [index for index in range(40) if alice.replica.get(index)] == [*range(5), *range(10, 15)] + [
+        *range(20, 25),
+        *range(30, 35),
+    ]
+    await alice.leave()
+    await bob.leave()
+    client.close()
+
+
+async def test_nginx_serves_static_files_itself_even_with_every_process_down(daphnes, nginx, static_root):
+    servers = daphnes(1)
+    proxy = nginx([server.port for server in servers])
+    status, headers, body = fetch(f"{proxy.url}/static/board/main.js", **{"Accept-Encoding": "gzip"})
+    assert status == 200
+    assert headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(body) == (BASE_DIR / "static" / "board" / "main.js").read_bytes()
+    assert fetch(f"{proxy.url}/")[0] == 200
+
+    servers[0].kill()
+    assert fetch(f"{proxy.url}/static/board/grid.js")[0] == 200
+    assert fetch(f"{proxy.url}/")[0] == 502

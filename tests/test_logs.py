@@ -1,0 +1,50 @@
+"""The log throttle that keeps an outage from burying the log."""
+
+import logging
+
+from board.logs import Throttle
+
+
+def record(message, *args, level=logging.ERROR, name="channels_redis.pubsub"):
+    return logging.LogRecord(name, level, __file__, 1, message, args, None)
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def throttle(seconds=60):
+    clock = Clock()
+    return Throttle(seconds, clock=clock), clock
+
+
+def test_a_message_repeated_within_the_interval_is_let_through_once():
+    gate, _ = throttle()
+    passed = [gate.filter(record("Unexpected exception in receive task")) for _ in range(30)]
+    assert passed == [True] + [False] * 29
+
+
+def test_after_the_interval_it_passes_again_and_says_how_many_were_held_back():
+    gate, clock = throttle()
+    for _ in range(5):
+        gate.filter(record("Unexpected exception in receive task"))
+    clock.now += 61
+    again = record("Unexpected exception in receive task")
+    assert gate.filter(again)
+    assert again.getMessage() == "Unexpected exception in receive task (and 4 more like it in the last 60 s)"
+
+
+def test_different_messages_are_throttled_separately():
+    gate, _ = throttle()
+    assert gate.filter(record("%s: %s", "Service Unavailable", "/healthz"))
+    assert gate.filter(record("%s: %s", "Service Unavailable", "/b/main/state"))
+    assert not gate.filter(record("%s: %s", "Service Unavailable", "/healthz"))
+
+
+def test_the_throttle_is_configured_for_the_loggers_that_repeat_during_an_outage():
+    for name in ("channels_redis.pubsub", "django.request"):
+        assert any(isinstance(f, Throttle) for f in logging.getLogger(name).filters), name
