@@ -28,7 +28,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import protocol, state
+from . import activity, bans, protocol, snapshots, state
 from .models import Board
 from .state import Status
 
@@ -98,6 +98,9 @@ class BoardHub:
             return
         for job in (self._write_loop, self._flush_loop, self._subscribe_loop, self._beacon_loop):
             self._tasks.append(asyncio.ensure_future(job()))
+        # Moderation housekeeping: periodic snapshots, and the tally of who changes what.
+        self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
+        self._tasks.append(asyncio.ensure_future(activity.flush_periodically(self.board.slug)))
 
     async def stop(self):
         for task in self._tasks:
@@ -211,6 +214,10 @@ class BoardHub:
     async def board_frozen(self, event):
         self.board.frozen = event["frozen"]
         await self.send_all(protocol.control("frozen", frozen=event["frozen"]))
+
+    async def board_bans(self, event):
+        """A moderator changed the bans: reload this process's list now, not at its next refresh."""
+        bans.reload()
 
     def _relay(self, run):
         self._outbox.append(run)

@@ -5,9 +5,10 @@ from collections import deque
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import network, protocol, state
+from . import activity, bans, network, protocol, state
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
+from .state import Status
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
@@ -37,6 +38,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.connection_id = secrets.token_hex(6)
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
+        self.ban = bans.Verdict()
         await self.accept()
         hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
         if hub is None:
@@ -85,7 +87,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self._refuse(error)
             return
         if isinstance(message, SetBox):
-            self.hub.submit(self, message.index, message.value)
+            self.hub.submit(self, message.index, message.value, refusal=await self._moderation())
         elif isinstance(message, Ack):
             await self._acknowledge(message.frames)
         elif isinstance(message, Ping):
@@ -99,6 +101,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
             )
         if change.value not in (0, 1):
             raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
+
+    async def _moderation(self):
+        """Tally the change for the moderators' activity list; refuse it if the network is banned."""
+        activity.count(self.hub.board.slug, self.network)
+        if await self.ban.banned(self.network):
+            return Status.BANNED
+        return None
 
     async def _refuse(self, error):
         fields = {} if error.index is None else {"index": error.index}
