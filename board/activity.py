@@ -10,6 +10,7 @@ hashes expire soon after, so addresses are not kept longer than that.
 import asyncio
 import logging
 import time
+import weakref
 from collections import Counter
 
 from django.conf import settings
@@ -20,13 +21,18 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5
 
-# Tallies waiting to be flushed, by board slug; a change costs one increment.
-_tallies = {}
+# Tallies waiting to be flushed, by event loop (like the hubs: tests run one
+# loop per test) and board slug; a change costs one increment.
+_tallies = weakref.WeakKeyDictionary()
+
+
+def _pending():
+    return _tallies.setdefault(asyncio.get_running_loop(), {})
 
 
 def count(slug, network):
     if network is not None:
-        _tallies.setdefault(slug, Counter())[str(network)] += 1
+        _pending().setdefault(slug, Counter())[str(network)] += 1
 
 
 def _key(slug, minute):
@@ -34,7 +40,7 @@ def _key(slug, minute):
 
 
 async def flush(slug):
-    tally = _tallies.pop(slug, None)
+    tally = _pending().pop(slug, None)
     if not tally:
         return
     key = _key(slug, int(time.time() // 60))

@@ -202,6 +202,10 @@ def ban_network(value):
             code="invalid",
             params={"value": text or "An empty value"},
         ) from None
+    mapped = network.version == 6 and network.network_address.ipv4_mapped
+    if mapped and network.prefixlen >= 96:
+        # Players on ::ffff:a.b.c.d are grouped as the IPv4 address they are.
+        network = ipaddress.ip_network(f"{mapped}/{network.prefixlen - 96}", strict=False)
     if network.version == 6 and network.prefixlen > settings.BOARD_IPV6_PREFIX:
         network = network.supernet(new_prefix=settings.BOARD_IPV6_PREFIX)
     widest = WIDEST_BAN[network.version]

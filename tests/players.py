@@ -92,11 +92,14 @@ class BasePlayer:
 
 
 class Player(BasePlayer):
-    """In-process, through WebsocketCommunicator."""
+    """In-process, through WebsocketCommunicator; ``client`` is the (address, port) the server sees."""
 
-    def __init__(self, path="/ws/b/main/"):
+    def __init__(self, path="/ws/b/main/", client=None):
         super().__init__()
         self.communicator = WebsocketCommunicator(application, path, headers=[(b"origin", ORIGIN.encode())])
+        if client is not None:
+            # Set before the application first runs, which is when it reads its scope.
+            self.communicator.scope["client"] = list(client)
 
     async def open(self):
         connected, _ = await self.communicator.connect()
