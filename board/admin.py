@@ -145,7 +145,7 @@ class BoardAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Could not reach Redis: {board} was not {word[:-1]}n.", messages.ERROR)
                 continue
             if not changed:
-                self.message_user(request, f"{board} was already {'frozen' if frozen else 'unfrozen'}.")
+                self.message_user(request, f"Board {board} was already {'frozen' if frozen else 'unfrozen'}.")
                 continue
             self.log_change(request, board, f"{word.capitalize()} the board.")
             self.message_user(request, f"{word.capitalize()} {board}; its players see it now.", messages.SUCCESS)
@@ -303,9 +303,14 @@ class SnapshotAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         wrap = self.admin_site.admin_view
+
+        def lasting(view):
+            # A snapshot never changes, so its pictures may be cached (still only for logged-in staff).
+            return wrap(view, cacheable=True)
+
         return [
-            path("<path:object_id>/picture.png", wrap(self.picture_view), name="board_snapshot_picture"),
-            path("<path:object_id>/thumbnail.png", wrap(self.thumbnail_view), name="board_snapshot_thumbnail"),
+            path("<path:object_id>/picture.png", lasting(self.picture_view), name="board_snapshot_picture"),
+            path("<path:object_id>/thumbnail.png", lasting(self.thumbnail_view), name="board_snapshot_thumbnail"),
             path("<path:object_id>/restore/", wrap(self.restore_view), name="board_snapshot_restore"),
             *super().get_urls(),
         ]

@@ -17,6 +17,6 @@ class Command(BaseCommand):
         with redis_errors():
             changed = moderation.freeze(board, self.frozen)
         if not changed:
-            self.stdout.write(f"{board} was already {state_word}.")
+            self.stdout.write(f"Board {board} was already {state_word}.")
             return
-        self.stdout.write(self.style.SUCCESS(f"{board} is {state_word}; its players see it now."))
+        self.stdout.write(self.style.SUCCESS(f"Board {board} is {state_word}; its players see it now."))
