@@ -29,6 +29,10 @@ from . import activity, moderation, pictures, snapshots, state
 from .bans import BanList
 from .models import Ban, Board, Snapshot, ban_network
 
+admin.site.site_header = "Checkboxes"
+admin.site.site_title = "Checkboxes admin"
+admin.site.index_title = "Moderation"
+
 
 class ModerationMedia:
     css = {"all": ["moderation/admin.css"]}
@@ -67,7 +71,7 @@ class Live:
 
 @admin.register(Board)
 class BoardAdmin(admin.ModelAdmin):
-    list_display = ["slug", "display_title", "boxes", "checked", "players", "frozen_now", "last_snapshot"]
+    list_display = ["slug", "title_or_size", "boxes", "checked", "players", "frozen_now", "last_snapshot"]
     list_filter = ["frozen"]
     search_fields = ["slug", "title"]
     actions = ["freeze", "unfreeze", "take_snapshot", "clear_board"]
@@ -91,6 +95,10 @@ class BoardAdmin(admin.ModelAdmin):
         if not hasattr(board, "_live"):
             board._live = Live.of(board)
         return board._live
+
+    @admin.display(description="title", ordering="title")
+    def title_or_size(self, board):
+        return board.display_title
 
     @admin.display(description="boxes", ordering="size")
     def boxes(self, board):
@@ -262,7 +270,7 @@ def confirmation(request, model_admin, verb, action, queryset, extra):
     context = {
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.model._meta,
-        "title": f"Are you sure you want to {verb} this?",
+        "title": f"{verb.capitalize()} {', '.join(str(obj) for obj in queryset)}?",
         "verb": verb,
         "action": action,
         "queryset": queryset,
@@ -277,8 +285,8 @@ def confirmation(request, model_admin, verb, action, queryset, extra):
 
 @admin.register(Snapshot)
 class SnapshotAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "created", "board", "reason", "checked", "version", "taken_by", "thumbnail"]
-    list_display_links = ["__str__", "created"]
+    list_display = ["__str__", "thumbnail", "created", "board", "reason", "checked", "taken_by"]
+    list_display_links = ["__str__", "thumbnail", "created"]
     list_filter = ["board", "reason"]
     date_hierarchy = "created"
     search_fields = ["note"]

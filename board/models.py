@@ -28,7 +28,7 @@ class BoardQuerySet(models.QuerySet):
 class Board(models.Model):
     slug = models.SlugField(
         unique=True,
-        help_text="Part of the board's address: /b/<slug>/. Cannot change once players know it.",
+        help_text="Part of the board's address, as in /b/art/. Cannot change once players know it.",
     )
     title = models.CharField(
         max_length=120,
@@ -150,7 +150,7 @@ class Snapshot(models.Model):
         ]
 
     def __str__(self):
-        return f"#{self.pk} of {self.board}"
+        return f"Snapshot #{self.pk}"
 
     @classmethod
     def of(cls, board, bits, version, count, **fields):
