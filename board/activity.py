@@ -1,16 +1,15 @@
 """
 Which networks are changing a board, so a moderator can find a vandal to ban.
 
-Each process tallies the changes its sockets send per network (IPv4 address,
-IPv6 /64) in memory and adds the tallies to a per-minute hash in Redis every
-few seconds; the admin sums the last ``BOARD_ACTIVITY_MINUTES`` minutes. The
+Each process's hub tallies the changes its sockets send per network (IPv4
+address, IPv6 /64) in memory and adds the tally to a per-minute hash in Redis
+every few seconds; the admin sums the last ``BOARD_ACTIVITY_MINUTES`` minutes. The
 hashes expire soon after, so addresses are not kept longer than that.
 """
 
 import asyncio
 import logging
 import time
-import weakref
 from collections import Counter
 
 from django.conf import settings
@@ -21,45 +20,42 @@ logger = logging.getLogger(__name__)
 
 FLUSH_SECONDS = 5
 
-# Tallies waiting to be flushed, by event loop (like the hubs: tests run one
-# loop per test) and board slug; a change costs one increment.
-_tallies = weakref.WeakKeyDictionary()
-
-
-def _pending():
-    return _tallies.setdefault(asyncio.get_running_loop(), {})
-
-
-def count(slug, network):
-    if network is not None:
-        _pending().setdefault(slug, Counter())[str(network)] += 1
-
 
 def _key(slug, minute):
     return f"{settings.REDIS_PREFIX}:{{{slug}}}:activity:{minute}"
 
 
-async def flush(slug):
-    tally = _pending().pop(slug, None)
-    if not tally:
-        return
-    key = _key(slug, int(time.time() // 60))
-    async with state.async_client().pipeline(transaction=False) as pipe:
-        for network, changes in tally.items():
-            pipe.hincrby(key, network, changes)
-        pipe.expire(key, (settings.BOARD_ACTIVITY_MINUTES + 1) * 60)
-        await pipe.execute()
+class Tally:
+    """One hub's count of the changes sent per network since its last flush; a change costs one increment."""
 
+    def __init__(self, slug):
+        self.slug = slug
+        self._counts = Counter()
 
-async def flush_periodically(slug):
-    """The hub's task: move this process's tally into Redis every few seconds."""
-    while True:
-        await asyncio.sleep(FLUSH_SECONDS)
-        try:
-            await flush(slug)
-        except state.REDIS_ERRORS as error:
-            # The tally is lost; it only ever guides a moderator's eye.
-            logger.debug("Could not record activity on %s: %s", slug, error)
+    def count(self, network_label):
+        if network_label is not None:
+            self._counts[network_label] += 1
+
+    async def flush(self):
+        counts, self._counts = self._counts, Counter()
+        if not counts:
+            return
+        key = _key(self.slug, int(time.time() // 60))
+        async with state.async_client().pipeline(transaction=False) as pipe:
+            for network, changes in counts.items():
+                pipe.hincrby(key, network, changes)
+            pipe.expire(key, (settings.BOARD_ACTIVITY_MINUTES + 1) * 60)
+            await pipe.execute()
+
+    async def flush_periodically(self):
+        """The hub's task: move the tally into Redis every few seconds."""
+        while True:
+            await asyncio.sleep(FLUSH_SECONDS)
+            try:
+                await self.flush()
+            except state.REDIS_ERRORS as error:
+                # The tally is lost; it only ever guides a moderator's eye.
+                logger.debug("Could not record activity on %s: %s", self.slug, error)
 
 
 def recent(slug, minutes=None):

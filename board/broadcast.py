@@ -92,6 +92,7 @@ class BoardHub:
         self._tasks = []
         self._layer = get_channel_layer()
         self._channel = None
+        self.activity = activity.Tally(board.slug)
 
     def start(self):
         if self._tasks:
@@ -100,7 +101,7 @@ class BoardHub:
             self._tasks.append(asyncio.ensure_future(job()))
         # Moderation housekeeping: periodic snapshots, and the tally of who changes what.
         self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
-        self._tasks.append(asyncio.ensure_future(activity.flush_periodically(self.board.slug)))
+        self._tasks.append(asyncio.ensure_future(self.activity.flush_periodically()))
 
     async def stop(self):
         for task in self._tasks:

@@ -5,7 +5,7 @@ from collections import deque
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import activity, bans, network, protocol, state
+from . import bans, network, protocol, state
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 from .state import Status
@@ -38,6 +38,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.connection_id = secrets.token_hex(6)
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
+        self.network_label = str(self.network) if self.network else None
         self.ban = bans.Verdict()
         await self.accept()
         hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
@@ -104,7 +105,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def _moderation(self):
         """Tally the change for the moderators' activity list; refuse it if the network is banned."""
-        activity.count(self.hub.board.slug, self.network)
+        self.hub.activity.count(self.network_label)
         if await self.ban.banned(self.network):
             return Status.BANNED
         return None

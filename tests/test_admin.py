@@ -5,6 +5,7 @@ import os
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Group
 from django.urls import reverse
@@ -214,10 +215,8 @@ def test_a_moderator_clears_a_board_after_a_snapshot_and_it_is_logged(moderator_
 
 
 def test_the_board_page_shows_the_live_picture_and_who_is_changing_it(moderator_client, main_board):
-    async_flush = __import__("asgiref.sync", fromlist=["async_to_sync"]).async_to_sync(_tally)
-    async_flush("main", "198.51.100.7/32", 12)
+    async_to_sync(tally)("main", {"198.51.100.7/32": 12, "198.51.100.8/32": 3})
     moderation_ban = Ban.objects.create(network="198.51.100.8", reason="earlier")
-    async_flush("main", "198.51.100.8/32", 3)
     html = moderator_client.get(reverse("admin:board_board_change", args=[main_board.pk])).content.decode()
     assert reverse("admin:board_board_picture", args=[main_board.pk]) in html
     assert "<code>198.51.100.7/32</code>" in html
@@ -226,10 +225,13 @@ def test_the_board_page_shows_the_live_picture_and_who_is_changing_it(moderator_
     assert moderation_ban.network == "198.51.100.8/32"
 
 
-async def _tally(slug, network, changes):
-    for _ in range(changes):
-        activity.count(slug, __import__("ipaddress").ip_network(network))
-    await activity.flush(slug)
+async def tally(slug, changes):
+    """Changes per network, as a hub records them."""
+    counts = activity.Tally(slug)
+    for network, times in changes.items():
+        for _ in range(times):
+            counts.count(network)
+    await counts.flush()
 
 
 def test_the_live_picture_shows_the_board_as_it_is_now(moderator_client, main_board):

@@ -8,6 +8,7 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 
 from board import activity, moderation, state
+from board.broadcast import hub_for
 from board.models import Ban, Board
 from board.state import Status
 from tests.players import Player
@@ -169,7 +170,7 @@ async def test_the_networks_that_change_boxes_are_tallied_for_moderators():
         await result_of(vandal, index)
     await result_of(neighbour, 100)
 
-    await activity.flush("main")
+    await (await hub_for("main")).activity.flush()
 
     assert await sync_to_async(activity.recent)("main") == [("203.0.113.9/32", 5), ("203.0.113.10/32", 1)]
     await vandal.leave()
