@@ -81,9 +81,14 @@ class BoardAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(latest_snapshot=Max("snapshots__created"))
 
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ["slug", "title", "size", "frozen"]
+        return ["slug", "title", "boxes", "frozen", "created"]
+
     def get_readonly_fields(self, request, obj=None):
         # Players know the address and the box numbers: neither changes after creation.
-        return ["slug", "size", "created"] if obj else ["created"]
+        return ["slug", "boxes", "created"] if obj else []
 
     def get_urls(self):
         picture = self.admin_site.admin_view(self.picture_view)

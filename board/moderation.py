@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
+from django.db import transaction
 
 from . import broadcast, snapshots, state
 from .models import Ban, Board, Snapshot
@@ -40,6 +41,7 @@ def freeze(board, frozen=True):
     Board.objects.filter(pk=board.pk).update(frozen=frozen)
     board.frozen = frozen
     announce(board.slug, {"type": "board.frozen", "frozen": frozen})
+    logger.info("Board %s %s", board.slug, "frozen" if frozen else "unfrozen")
     return changed
 
 
@@ -95,14 +97,16 @@ def ban(network, reason, expires=None, user=None):
     new = Ban(network=network, reason=reason, expires=expires, banned_by=user)
     new.full_clean()
     new.save()
-    announce_bans()
+    transaction.on_commit(announce_bans)
+    logger.info("Banned %s until %s: %s", new.network, new.expires or "lifted", reason)
     return new
 
 
 def lift(bans, now):
     """End bans now, keeping them as history; the number of bans that were still active."""
     lifted = Ban.objects.filter(pk__in=[b.pk for b in bans]).active(now).update(expires=now)
-    announce_bans()
+    transaction.on_commit(announce_bans)
+    logger.info("Lifted %d bans: %s", lifted, ", ".join(b.network for b in bans))
     return lifted
 
 

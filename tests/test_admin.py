@@ -446,3 +446,10 @@ def test_the_ban_list_can_show_only_active_bans(moderator_client):
     html = moderator_client.get(BANS + "?status=active").content.decode()
     assert "still on" in html
     assert "long over" not in html
+
+
+def test_a_superuser_creates_a_board(admin_client):
+    response = admin_client.post(reverse("admin:board_board_add"), {"slug": "art", "title": "Art", "size": "4096"})
+    assert response.status_code == 302
+    board = Board.objects.get(slug="art")
+    assert (board.size, state.meta(board).size) == (4096, 4096)
