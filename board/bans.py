@@ -60,12 +60,18 @@ def _copy():
 
 
 async def current():
-    """This process's ban list, loading it on first use and refreshing it when it is old."""
+    """This process's ban list, loading it on first use and refreshing it when it is old.
+
+    A list a little past its refresh time is used while a fresh one loads, so a
+    busy board never waits for the database; one much older (a process that had
+    no players for a while) is not trusted, and the caller waits for the new one.
+    """
     copy = _copy()
-    if copy.bans is None:
+    age = time.monotonic() - copy.loaded_at
+    if copy.bans is None or age > 2 * settings.BOARD_BAN_REFRESH_SECONDS:
         reload()
         await asyncio.shield(copy.loading)
-    elif time.monotonic() - copy.loaded_at > settings.BOARD_BAN_REFRESH_SECONDS:
+    elif age > settings.BOARD_BAN_REFRESH_SECONDS:
         reload()
     return copy.bans
 

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from board import activity, pictures, snapshots, state
+from board import activity, moderation, pictures, snapshots, state
 from board.models import Ban, Board, Snapshot
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -117,6 +117,27 @@ def test_outsiders_cannot_run_board_actions(who, name, client, player_client, ma
     assert state.meta(main_board) == state.meta(main_board)
     assert (state.meta(main_board).frozen, state.meta(main_board).count) == (False, 1)
     assert not Snapshot.objects.exists()
+
+
+@pytest.mark.parametrize("who", ["anonymous", "non-staff"])
+def test_outsiders_cannot_unfreeze_a_board(who, client, player_client, main_board):
+    visitor = client if who == "anonymous" else player_client
+    moderation.freeze(main_board, True)
+    response = action(visitor, BOARDS, "unfreeze", main_board)
+    assert response["Location"].startswith(reverse("admin:login"))
+    main_board.refresh_from_db()
+    assert (main_board.frozen, state.meta(main_board).frozen) == (True, True)
+
+
+@pytest.mark.parametrize("who", ["anonymous", "non-staff"])
+def test_outsiders_cannot_lift_change_or_delete_bans(who, client, player_client):
+    visitor = client if who == "anonymous" else player_client
+    ban = Ban.objects.create(network="203.0.113.9", reason="scribbling")
+    action(visitor, BANS, "lift", ban)
+    visitor.post(reverse("admin:board_ban_change", args=[ban.pk]), {"network": "198.51.100.1", "reason": "x"})
+    visitor.post(reverse("admin:board_ban_delete", args=[ban.pk]), {"post": "yes"})
+    ban.refresh_from_db()
+    assert (ban.network, ban.reason, ban.expires) == ("203.0.113.9/32", "scribbling", None)
 
 
 @pytest.mark.parametrize("who", ["anonymous", "non-staff"])

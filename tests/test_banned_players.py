@@ -110,6 +110,19 @@ async def test_a_ban_made_without_the_announcement_still_takes_hold_at_the_next_
     await vandal.leave()
 
 
+async def test_a_ban_list_left_unused_for_long_is_reloaded_before_the_next_change_is_judged(settings):
+    settings.BOARD_BAN_REFRESH_SECONDS = 1
+    board = await main_board()
+    vandal = await Player(client=VANDAL).join(board)
+    assert await result_of(vandal, 5) == Status.APPLIED
+    await asyncio.sleep(2.2)  # more than twice the refresh time with no changes at all
+
+    await Ban.objects.acreate(network="203.0.113.9", reason="scribbling")
+
+    assert await result_of(vandal, 6) == Status.BANNED
+    await vandal.leave()
+
+
 async def test_a_lifted_ban_lets_the_player_change_boxes_again():
     board = await main_board()
     ban = await sync_to_async(moderation.ban)("203.0.113.9", "scribbling")
