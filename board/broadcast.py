@@ -104,9 +104,15 @@ class BoardHub:
         self._tasks.append(asyncio.ensure_future(self.activity.flush_periodically()))
 
     async def stop(self):
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # redis-py can finish a command instead of raising the CancelledError
+        # that landed during it (the loop then carries on), so cancel until done.
+        pending = self._tasks
+        while pending:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.5)
+            pending = [task for task in pending if not task.done()]
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # all done: collects their outcomes
         self._tasks = []
         if self._channel is not None:
             try:
