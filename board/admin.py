@@ -16,8 +16,8 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
-from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
@@ -246,7 +246,9 @@ class BoardAdmin(admin.ModelAdmin):
         }
 
     def picture_view(self, request, object_id):
-        board = get_object_or_404(Board, pk=object_id)
+        board = self.get_object(request, object_id)
+        if board is None:
+            raise Http404("No such board.")
         if not self.has_view_permission(request, board):
             raise PermissionDenied
         try:
@@ -353,7 +355,9 @@ class SnapshotAdmin(admin.ModelAdmin):
     # -- pictures
 
     def _snapshot_for(self, request, object_id):
-        snapshot = get_object_or_404(Snapshot.objects.select_related("board"), pk=object_id)
+        snapshot = self.get_object(request, object_id)
+        if snapshot is None:
+            raise Http404("No such snapshot.")
         if not self.has_view_permission(request, snapshot):
             raise PermissionDenied
         return snapshot
@@ -413,15 +417,19 @@ class SnapshotAdmin(admin.ModelAdmin):
 
 def picture_html(url, size, alt):
     width, height = pictures.layout(size)
+    if size > pictures.PICTURE_MAX_BOXES:
+        legend = "Shrunk to fit: each pixel is a square block of boxes, the darker the fuller."
+    else:
+        legend = "One pixel per box. Checked boxes are dark."
     return format_html(
         '<a href="{url}"><img class="board-picture" src="{url}" alt="{alt}" width="{w}" height="{h}"></a>'
-        '<p class="help">One pixel per box, box 0 at the top left, rows of {row} boxes. '
-        "Checked boxes are dark.</p>",
+        '<p class="help">Box 0 at the top left, rows of {row} boxes. {legend}</p>',
         url=url,
         alt=alt,
         w=width,
         h=height,
         row=f"{width:,}",
+        legend=legend,
     )
 
 

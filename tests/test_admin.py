@@ -316,7 +316,7 @@ def test_the_snapshot_page_shows_its_picture_and_a_restore_button(moderator_clie
     html = moderator_client.get(reverse("admin:board_snapshot_change", args=[snapshot.pk])).content.decode()
     assert reverse("admin:board_snapshot_picture", args=[snapshot.pk]) in html
     assert reverse("admin:board_snapshot_restore", args=[snapshot.pk]) in html
-    assert "rows of 400 boxes" in html
+    assert "rows of 400 boxes. One pixel per box." in html
 
 
 @pytest.mark.parametrize("size", [100_000, 1_000_000])
@@ -474,3 +474,25 @@ def test_a_superuser_creates_a_board(admin_client):
     assert response.status_code == 302
     board = Board.objects.get(slug="art")
     assert (board.size, state.meta(board).size) == (4096, 4096)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/board/board/abc/picture.png",
+        "/admin/board/board/999/picture.png",
+        "/admin/board/snapshot/abc/picture.png",
+        "/admin/board/snapshot/999/thumbnail.png",
+        "/admin/board/snapshot/abc/restore/",
+    ],
+)
+def test_a_picture_or_restore_of_nothing_is_a_404(moderator_client, url):
+    assert moderator_client.get(url).status_code == 404
+
+
+def test_a_very_large_board_is_shown_shrunk_and_says_so(moderator_client):
+    board = Board.objects.create(slug="huge", size=10_000_000)
+    html = moderator_client.get(reverse("admin:board_board_change", args=[board.pk])).content.decode()
+    assert "Shrunk to fit" in html
+    img = png_of(moderator_client.get(reverse("admin:board_board_picture", args=[board.pk])))
+    assert max(img.size) <= 2_000
