@@ -35,7 +35,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import limits, protocol, state
+from . import activity, bans, limits, protocol, snapshots, state
 from .models import Board
 from .state import Status
 
@@ -100,7 +100,7 @@ class BoardHub:
     def __init__(self, board):
         self.board = board
         self.sockets = set()
-        self.players = 0
+        self.players_elsewhere = 0
         self._queue = deque()
         self._outbox = []
         self._write_wakeup = asyncio.Event()
@@ -112,23 +112,38 @@ class BoardHub:
         self._tasks = []
         self._layer = get_channel_layer()
         self._channel = None
+        self.activity = activity.Tally(board.slug)
 
     def start(self):
         if self._tasks:
             return
         for job in (self._write_loop, self._flush_loop, self._subscribe_loop, self._beacon_loop):
             self._tasks.append(asyncio.ensure_future(job()))
+        # Moderation housekeeping: periodic snapshots, and the tally of who changes what.
+        self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
+        self._tasks.append(asyncio.ensure_future(self.activity.flush_periodically()))
 
     async def stop(self):
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        # redis-py can finish a command instead of raising the CancelledError
+        # that landed during it (the loop then carries on), so cancel until done.
+        pending = self._tasks
+        while pending:
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending, timeout=0.5)
+            pending = [task for task in pending if not task.done()]
+        await asyncio.gather(*self._tasks, return_exceptions=True)  # all done: collects their outcomes
         self._tasks = []
         if self._channel is not None:
             try:
                 await self._layer.group_discard(state.group_name(self.board.slug), self._channel)
             except state.REDIS_ERRORS:
                 pass
+
+    @property
+    def players(self):
+        """Players on this board: this process's sockets now, others' as of the last beat."""
+        return self.players_elsewhere + len(self.sockets)
 
     def attach(self, consumer):
         self.sockets.add(consumer)
@@ -245,6 +260,10 @@ class BoardHub:
         self.board.frozen = event["frozen"]
         await self.send_all(protocol.control("frozen", frozen=event["frozen"]))
 
+    async def board_bans(self, event):
+        """A moderator changed the bans: reload this process's list now, not at its next refresh."""
+        bans.reload()
+
     def _relay(self, run):
         self._outbox.append(run)
         self._flush_wakeup.set()
@@ -314,9 +333,8 @@ class BoardHub:
     async def _beat(self):
         await limits.ledger().heartbeat()
         await self._notice_restart()
-        elsewhere = await self._players_elsewhere()
+        self.players_elsewhere = await self._players_elsewhere()
         meta = await state.ameta(self.board)
-        self.players = elsewhere + len(self.sockets)
         beacon = protocol.control(
             "beacon", players=self.players, epoch=meta.epoch, version=meta.version, frozen=meta.frozen
         )

@@ -4,7 +4,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import limits, network, protocol, state
+from . import bans, limits, network, protocol, state
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 from .state import Status
@@ -48,6 +48,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
         self.counted = False
+        self.network_label = str(self.network) if self.network else None
+        self.ban = bans.Verdict()
         await self.accept()
         if not await self._open():
             return
@@ -85,7 +87,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             version=meta.version,
             count=meta.count,
             frozen=meta.frozen,
-            players=hub.players + 1,
+            players=hub.players + 1,  # this socket attaches right after
             tick_ms=settings.BOARD_TICK_MS,
             lag_frames=settings.BOARD_LAG_FRAMES,
         )
@@ -108,7 +110,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self._refuse(error)
             return
         if isinstance(message, SetBox):
-            refusal = await self._refusal(message)
+            refusal = await self._moderation() or await self._refusal(message)
             self.hub.submit(self, message.index, message.value, refusal)
             if refusal == Status.RATE_LIMITED:
                 await self._rate_limited()
@@ -125,6 +127,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
             )
         if change.value not in (0, 1):
             raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
+
+    async def _moderation(self):
+        """Tally the change for the moderators' activity list; refuse it if the network is banned."""
+        self.hub.activity.count(self.network_label)
+        if await self.ban.banned(self.network):
+            return Status.BANNED
+        return None
 
     async def _refusal(self, change):
         """Why a valid change is refused before it reaches the board, or None to let it through.

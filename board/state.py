@@ -21,6 +21,7 @@ ones serve views, the admin and management commands.
 import asyncio
 import enum
 import secrets
+import time
 import weakref
 from dataclasses import dataclass
 
@@ -364,6 +365,30 @@ def set_frozen(board, frozen):
         sync_scripts().freeze(keys=keys(board.slug), args=[int(frozen)])
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
+
+
+def players(slug):
+    """Players on a board right now, summed over every serving process."""
+    try:
+        entries = sync_client().hgetall(presence_key(slug))
+    except REDIS_ERRORS as error:
+        raise StateUnavailable(str(error)) from error
+    return live_players(entries, time.time())
+
+
+def live_players(entries, now):
+    """The sum of a presence hash's fresh ``"<count> <unix time>"`` entries.
+
+    Each process rewrites its entry every beacon; one older than three beacons
+    belongs to a process that has stopped.
+    """
+    stale_after = 3 * settings.BOARD_BEACON_SECONDS
+    total = 0
+    for entry in entries.values():
+        count, seen = entry.split()
+        if now - float(seen) <= stale_after:
+            total += int(count)
+    return total
 
 
 def forget(board):

@@ -268,3 +268,21 @@ SECURE_SSL_REDIRECT = env_bool("DJANGO_SSL_REDIRECT", False)
 # does): requests it marks https count as secure.
 if env_bool("DJANGO_BEHIND_TLS_PROXY", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Snapshots and moderation
+# Seconds between periodic snapshots of a board that changed; one snapshot per
+# interval per board however many processes serve it.
+BOARD_SNAPSHOT_SECONDS = env_int("BOARD_SNAPSHOT_SECONDS", 60, minimum=1)
+# Retention (docs/operations.md): the newest N snapshots of each board, plus the
+# newest of each hour and of each day as far back as these reach. Snapshots a
+# person took by hand are never pruned.
+BOARD_SNAPSHOT_KEEP = env_int("BOARD_SNAPSHOT_KEEP", 60, minimum=1)
+BOARD_SNAPSHOT_KEEP_HOURS = env_int("BOARD_SNAPSHOT_KEEP_HOURS", 48, minimum=0)
+BOARD_SNAPSHOT_KEEP_DAYS = env_int("BOARD_SNAPSHOT_KEEP_DAYS", 30, minimum=0)
+# Longest a stopping server waits for its final snapshots.
+BOARD_SHUTDOWN_SNAPSHOT_SECONDS = env_int("BOARD_SHUTDOWN_SNAPSHOT_SECONDS", 10, minimum=1)
+# Each process reloads its ban list at least this often (and at once when a
+# moderator changes a ban).
+BOARD_BAN_REFRESH_SECONDS = env_int("BOARD_BAN_REFRESH_SECONDS", 30, minimum=1)
+# How far back the admin's list of active networks looks.
+BOARD_ACTIVITY_MINUTES = env_int("BOARD_ACTIVITY_MINUTES", 10, minimum=1, maximum=60)

@@ -165,3 +165,42 @@ def own_redis(tmp_path):
     server = LocalRedis(tmp_path / "redis", persistent=True).start()
     yield server
     server.stop()
+
+
+# -- moderators and other people ---------------------------------------------
+
+
+@pytest.fixture
+def moderators_group(db):
+    """The group the data migration makes; made again after a transactional test flushed it."""
+    from importlib import import_module
+
+    from django.contrib.auth.models import Group, Permission
+
+    migration = import_module("board.migrations.0003_moderators_group")
+    group, created = Group.objects.get_or_create(name=migration.GROUP)
+    if created:
+        for model, codename in migration.PERMISSIONS:
+            group.permissions.add(Permission.objects.get(content_type__model=model, codename=codename))
+    return group
+
+
+@pytest.fixture
+def moderator(django_user_model, moderators_group):
+    """Mod Erin: staff, in the Moderators group, not a superuser."""
+    user = django_user_model.objects.create_user("erin", password="erin-moderates-42", is_staff=True)
+    user.groups.add(moderators_group)
+    return user
+
+
+@pytest.fixture
+def moderator_client(client, moderator):
+    client.force_login(moderator)
+    return client
+
+
+@pytest.fixture
+def player_client(client, django_user_model):
+    """Pat: has an account, but is not staff."""
+    client.force_login(django_user_model.objects.create_user("pat", password="pat-plays-42"))
+    return client

@@ -92,15 +92,17 @@ class BasePlayer:
 
 
 class Player(BasePlayer):
-    """In-process, through WebsocketCommunicator."""
+    """In-process, through WebsocketCommunicator; ``client`` is the (address, port) the server sees."""
 
-    def __init__(self, path="/ws/b/main/", address=None, headers=()):
+    def __init__(self, path="/ws/b/main/", address=None, headers=(), client=None):
         super().__init__()
         headers = [(b"origin", ORIGIN.encode()), *headers]
         self.communicator = WebsocketCommunicator(application, path, headers=headers)
         if address is not None:
-            # The application reads the scope when it first runs, after this.
-            self.communicator.scope["client"] = [address, 50_000]
+            client = (address, 50_000)
+        if client is not None:
+            # Set before the application first runs, which is when it reads its scope.
+            self.communicator.scope["client"] = list(client)
 
     async def open(self):
         connected, _ = await self.communicator.connect()

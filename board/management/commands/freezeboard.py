@@ -1,0 +1,22 @@
+from django.core.management.base import BaseCommand
+
+from board import moderation
+from board.management.helpers import add_board_argument, get_board, redis_errors
+
+
+class Command(BaseCommand):
+    help = "Freeze a board: it refuses every change and its players see a banner, until unfreezeboard."
+    frozen = True
+
+    def add_arguments(self, parser):
+        add_board_argument(parser)
+
+    def handle(self, *args, **options):
+        board = get_board(options["board"])
+        state_word = "frozen" if self.frozen else "unfrozen"
+        with redis_errors():
+            changed = moderation.freeze(board, self.frozen)
+        if not changed:
+            self.stdout.write(f"Board {board} was already {state_word}.")
+            return
+        self.stdout.write(self.style.SUCCESS(f"Board {board} is {state_word}; its players see it now."))

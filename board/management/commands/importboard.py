@@ -1,0 +1,54 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from board import moderation, pictures, state
+from board.management.helpers import add_board_argument, get_board, redis_errors, step
+
+
+class Command(BaseCommand):
+    help = (
+        "Replace a board's live state with a file: a raw bitset of exactly the board's length, or a PNG of "
+        "exactly the board's picture size (as exportboard writes; dark pixels are checked boxes). The live "
+        "board is saved as a snapshot first; anything else is refused and the board left as it was."
+    )
+
+    def add_arguments(self, parser):
+        add_board_argument(parser)
+        parser.add_argument("input", help="The file to read: a .png picture or a raw bitset.")
+
+    def handle(self, *args, **options):
+        board = get_board(options["board"])
+        path = Path(options["input"])
+        with step(self, f"Reading {path}"):
+            bits = self.bits_from(self.read(path), board.size)
+        with redis_errors(), step(self, f"Replacing {board}"):
+            done = moderation.import_bits(board, bits, source=path.name)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Imported {path.name} into {board}: {done.meta.count:,} checked, version {done.meta.version}. "
+                f"The board before it is snapshot #{done.before.pk}."
+            )
+        )
+
+    @staticmethod
+    def read(path):
+        try:
+            return path.read_bytes()
+        except OSError as error:
+            raise CommandError(f"Could not read {path}: {error.strerror}.") from None
+
+    @staticmethod
+    def bits_from(data, size):
+        if data.startswith(pictures.PNG_SIGNATURE):
+            try:
+                return pictures.bits_from_png(data, size)
+            except pictures.PictureError as error:
+                raise CommandError(f"{error} The board was not changed.") from None
+        expected = state.byte_length(size)
+        if len(data) != expected:
+            raise CommandError(
+                f"The file is neither a PNG nor a raw bitset of this board: a board of {size:,} boxes needs "
+                f"exactly {expected:,} bytes and the file has {len(data):,}. The board was not changed."
+            )
+        return data

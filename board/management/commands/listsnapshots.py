@@ -1,0 +1,27 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.timesince import timesince
+
+from board.management.helpers import add_board_argument, get_board
+
+
+class Command(BaseCommand):
+    help = "List a board's snapshots, newest first, with the ids restoresnapshot takes."
+
+    def add_arguments(self, parser):
+        add_board_argument(parser)
+        parser.add_argument("--limit", type=int, default=20, help="How many to list (default 20).")
+
+    def handle(self, *args, **options):
+        if options["limit"] < 1:
+            raise CommandError("--limit must be at least 1.")
+        board = get_board(options["board"])
+        found = list(board.snapshots.select_related("taken_by").defer("data")[: options["limit"]])
+        if not found:
+            self.stdout.write(f"{board} has no snapshots yet.")
+            return
+        self.stdout.write(f"{'id':>6}  {'taken (UTC)':<16}  {'age':<22} {'reason':<16} {'checked':>11} {'version':>9}")
+        for snapshot in found:
+            self.stdout.write(
+                f"{snapshot.pk:>6}  {snapshot.created:%Y-%m-%d %H:%M}  {timesince(snapshot.created) + ' ago':<22} "
+                f"{snapshot.reason:<16} {snapshot.count:>11,} {snapshot.version:>9}  {snapshot.note}"
+            )

@@ -1,0 +1,42 @@
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.timesince import timesince
+
+from board import moderation, state
+from board.management.helpers import confirm, redis_errors, step
+from board.models import Snapshot
+
+
+class Command(BaseCommand):
+    help = (
+        "Restore a snapshot onto its board, as the admin's restore does: the live board is saved as a "
+        "'before restore' snapshot first, then every player switches to the restored board."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("id", type=int, help="The snapshot's id (see listsnapshots).")
+        parser.add_argument("--yes", action="store_true", help="Restore without asking for confirmation.")
+
+    def handle(self, *args, **options):
+        snapshot = Snapshot.objects.select_related("board").filter(pk=options["id"]).first()
+        if snapshot is None:
+            raise CommandError(f"There is no snapshot #{options['id']}; listsnapshots shows the ones there are.")
+        board = snapshot.board
+        with redis_errors():
+            live = state.meta(board)
+        confirm(
+            self,
+            f"Restore snapshot #{snapshot.pk} of {board}, taken {timesince(snapshot.created)} ago "
+            f"({snapshot.count:,} checked), replacing the live board ({live.count:,} checked)?",
+            options,
+        )
+        with redis_errors(), step(self, f"Restoring snapshot #{snapshot.pk} onto {board}"):
+            try:
+                done = moderation.restore(snapshot)
+            except moderation.ModerationError as error:
+                raise CommandError(str(error)) from None
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Restored snapshot #{snapshot.pk}: {done.meta.count:,} checked, version {done.meta.version}. "
+                f"The board before it is snapshot #{done.before.pk}."
+            )
+        )

@@ -1,0 +1,128 @@
+"""
+What moderators and operators do to a live board, for the admin and the
+management commands alike. Each operation changes the live state in Redis,
+records it in the database and tells every serving process, whose hubs pass it
+on to the players (a ``frozen`` or ``resync`` control frame).
+
+Replacing the whole board (restore, clear, import) saves the board as it was
+first ("before …") and as it became after ("restored", …), so the change can be
+undone and a Redis loss right after it cannot bring the old board back.
+"""
+
+import logging
+from dataclasses import dataclass
+
+from asgiref.sync import async_to_sync
+from django.db import transaction
+
+from . import broadcast, snapshots, state
+from .models import Ban, Board, Snapshot
+
+logger = logging.getLogger(__name__)
+
+
+class ModerationError(Exception):
+    """An operation that cannot be done, with a sentence saying why."""
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """The outcome of replacing a board: the snapshots either side and the new live metadata."""
+
+    before: Snapshot
+    after: Snapshot
+    meta: state.Meta
+
+
+def freeze(board, frozen=True):
+    """Freeze (or unfreeze) a board for every player; False if it already was."""
+    changed = board.frozen != frozen
+    state.set_frozen(board, frozen)
+    Board.objects.filter(pk=board.pk).update(frozen=frozen)
+    board.frozen = frozen
+    announce(board.slug, {"type": "board.frozen", "frozen": frozen})
+    logger.info("Board %s %s", board.slug, "frozen" if frozen else "unfrozen")
+    return changed
+
+
+def restore(snapshot, user=None):
+    """Put a snapshot back on its board; every player switches to it."""
+    board = snapshot.board
+    if snapshot.size != board.size:
+        raise ModerationError(
+            f"Snapshot #{snapshot.pk} holds {snapshot.size:,} boxes but board {board.slug} has {board.size:,}, "
+            "so it cannot be restored onto it."
+        )
+    return _replace(
+        board,
+        snapshot.bits(),
+        "restored",
+        user,
+        (Snapshot.Reason.BEFORE_RESTORE, Snapshot.Reason.RESTORED),
+        f"restore of snapshot #{snapshot.pk}",
+    )
+
+
+def clear(board, user=None):
+    """Uncheck every box of a board."""
+    bits = bytes(state.byte_length(board.size))
+    return _replace(board, bits, "cleared", user, (Snapshot.Reason.BEFORE_CLEAR, Snapshot.Reason.CLEARED), "clear")
+
+
+def import_bits(board, bits, user=None, source=""):
+    """Replace a board with ``bits``, a raw bitset of exactly the board's length."""
+    expected = state.byte_length(board.size)
+    if len(bits) != expected:
+        raise ModerationError(
+            f"A board of {board.size:,} boxes needs a bitset of {expected:,} bytes; this one has {len(bits):,}."
+        )
+    note = f"import of {source}" if source else "import"
+    return _replace(board, bits, "imported", user, (Snapshot.Reason.BEFORE_IMPORT, Snapshot.Reason.IMPORTED), note)
+
+
+def _replace(board, bits, event_reason, user, reasons, note):
+    before_reason, after_reason = reasons
+    before = snapshots.take(board, before_reason, user=user, note=f"Before {note}")
+    meta = state.replace(board, bits)
+    announce(board.slug, {"type": "board.reset", "reason": event_reason})
+    bits = state.mask_padding(bytes(bits), board.size)
+    after = Snapshot.of(board, bits, meta.version, meta.count, reason=after_reason, taken_by=user, note=f"After {note}")
+    after.save()
+    logger.info("Board %s %s; snapshots #%d before and #%d after", board.slug, event_reason, before.pk, after.pk)
+    return Replaced(before, after, meta)
+
+
+def ban(network, reason, expires=None, user=None):
+    """Ban a network from changing boxes; connected players feel it within seconds."""
+    new = Ban(network=network, reason=reason, expires=expires, banned_by=user)
+    new.full_clean()
+    new.save()
+    transaction.on_commit(announce_bans)
+    logger.info("Banned %s until %s: %s", new.network, new.expires or "lifted", reason)
+    return new
+
+
+def lift(bans, now):
+    """End bans now, keeping them as history; the number of bans that were still active."""
+    lifted = Ban.objects.filter(pk__in=[b.pk for b in bans]).active(now).update(expires=now)
+    transaction.on_commit(announce_bans)
+    logger.info("Lifted %d bans: %s", lifted, ", ".join(b.network for b in bans))
+    return lifted
+
+
+def announce_bans():
+    """Tell every process to reload its ban list now rather than at its next refresh."""
+    for slug in Board.objects.values_list("slug", flat=True):
+        announce(slug, {"type": "board.bans"})
+
+
+def announce(slug, event):
+    """Send a hub event to every process serving ``slug``.
+
+    The live state already changed when this runs; if the message is lost, the
+    players notice from the next beacon (new epoch, frozen flag) instead.
+    """
+    try:
+        async_to_sync(broadcast.publish)(slug, event)
+    except state.REDIS_ERRORS as error:
+        logger.warning("Could not announce %s on board %s: %s", event["type"], slug, error)
