@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgiref.sync import sync_to_async
 
-from board import snapshots, state
+from board import protocol, snapshots, state
 from board.localredis import LocalRedis
 from board.models import Board, Snapshot
 from board.state import Status
@@ -99,6 +99,15 @@ async def test_a_player_changes_the_recovered_board_and_not_an_empty_one(doomed_
     await bob.leave()
 
 
+async def rejoin(url):
+    """Reconnect like the page does after a 4503: with backoff until the server answers."""
+    while True:
+        try:
+            return await NetPlayer(url).join()
+        except ConnectionClosed:
+            await asyncio.sleep(0.5)
+
+
 async def test_a_connected_player_is_told_of_the_recovered_board(doomed_redis, daphnes):
     (server,) = daphnes(1, BOARD_BEACON_SECONDS=1)
     board = await sync_to_async(Board.objects.default)()
@@ -110,12 +119,18 @@ async def test_a_connected_player_is_told_of_the_recovered_board(doomed_redis, d
 
     await asyncio.to_thread(replace_with_empty, doomed_redis)
 
-    # Even with nobody changing anything, the next beacon shows a new epoch,
-    # which tells the client to fetch the state again.
+    # Even with nobody changing anything the player finds out: either the next
+    # beacon shows a new epoch, or (if a beat failed while Redis was away) the
+    # socket is closed with 4503 and the hello on reconnecting shows it.
     async with asyncio.timeout(15):
-        beacon = await alice.receive_control("beacon")
-        while beacon["epoch"] == old_epoch:
-            beacon = await alice.receive_control("beacon")
+        epoch = old_epoch
+        while epoch == old_epoch:
+            try:
+                epoch = (await alice.receive_control("beacon"))["epoch"]
+            except ConnectionClosed as closed:
+                assert closed.code == protocol.CLOSE_UNAVAILABLE
+                alice = await rejoin(server.url)
+                epoch = alice.hello["epoch"]
     await alice.load()
     assert alice.replica.bits == bytearray(saved.bits())
     await alice.leave()
