@@ -209,6 +209,8 @@ async def test_a_hub_that_finds_a_different_redis_tells_every_player_to_resync(s
     settings.BOARD_BEACON_SECONDS = 1
     board = await sync_to_async(Board.objects.default)()
     alice = await Player().join(board)
+    # A beacon means the hub has beaten at least once and knows the first Redis.
+    await alice.receive_control("beacon", timeout=10)
     original, other = settings.REDIS_URL, LocalRedis(tmp_path / "other").start()
     try:
         use_redis(other.url)
