@@ -363,7 +363,8 @@ def main(argv=None):
     options = parse_args(argv)
     figures = run(options)
     samples = figures.pop("rss_samples")
-    progress(f"server RSS over the run (MB): {[round(sum(s['rss_mb'])) for s in samples[:: max(1, len(samples) // 12)]]}")
+    curve = [round(sum(sample["rss_mb"])) for sample in samples[:: max(1, len(samples) // 12)]]
+    progress(f"server RSS over the run (MB): {curve}")
     print(json.dumps(figures), flush=True)
     return 0
 

@@ -26,7 +26,6 @@ import hashlib
 import json
 import os
 import random
-import struct
 import time
 from collections import deque
 
@@ -114,9 +113,7 @@ class Client(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         self.opened = loop.create_future()
         self.handshaking, self.buffer, self.frames, self.acked, self.closed = True, b"", 0, 0, False
-        await loop.create_connection(
-            lambda: self, self.host, self.port, local_addr=(source_address(self.number), 0)
-        )
+        await loop.create_connection(lambda: self, self.host, self.port, local_addr=(source_address(self.number), 0))
         self.hello = await asyncio.wait_for(self.opened, 60)
 
     async def join(self):
@@ -152,7 +149,8 @@ class Client(asyncio.Protocol):
         return rest
 
     async def fetch_state(self):
-        status, headers, body = await http_get(self.host, self.port, f"/b/{self.slug}/state", source_address(self.number))
+        path, source = f"/b/{self.slug}/state", source_address(self.number)
+        status, headers, body = await http_get(self.host, self.port, path, source)
         if status != 200:
             raise ConnectionError(f"state request answered {status}")
         self.state = (body, int(headers["x-board-epoch"]), int(headers["x-board-version"]))
