@@ -200,8 +200,7 @@ def run(options, on_sample=None):
 
 def measure(options, urls, meter, redis_url, on_sample=None):
     stack.raise_open_files_limit()
-    meter.sample()
-    baseline_rss = sum(meter.samples[-1]["rss_mb"])
+    baseline_rss = sum(meter.rss_mb())
     specs = plan(options, urls)
     generator = Generator(specs)
     try:
@@ -221,7 +220,6 @@ def drive(options, urls, meter, redis_url, generator, baseline_rss, on_sample):
     generator.send("go", start_at, options.duration)
     time.sleep(max(0.0, start_at - time.monotonic()))
     server_cpu, redis_cpu = meter.cpu(), meter.redis_cpu()
-    meter.started = None
     end = start_at + options.duration
     while (now := time.monotonic()) < end:
         meter.sample()
