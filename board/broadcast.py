@@ -28,7 +28,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import protocol, state
+from . import protocol, state, transport
 from .models import Board
 from .state import Status
 
@@ -229,12 +229,15 @@ class BoardHub:
             runs, self._outbox = self._outbox, []
             self._last_flush = loop.time()
             frame = protocol.UPDATE_PREFIX + b"".join(runs)
+            # Framed once for every socket (board/transport.py).
+            wire = transport.frame(frame)
             for consumer in list(self.sockets):
-                await consumer.send_update(frame)
+                await consumer.send_update(frame, wire)
 
     async def send_all(self, text):
+        wire = transport.frame(text)
         for consumer in list(self.sockets):
-            await consumer.send_control(text)
+            await consumer.send_control(text, wire)
 
     # -- the beacon ----------------------------------------------------------
 

@@ -5,7 +5,7 @@ from collections import deque
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import network, protocol, state
+from . import network, protocol, state, transport
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 
@@ -19,6 +19,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
 
     hub = None
+    writer = None
 
     async def dispatch(self, message):
         # Frames from the player never touch the ORM, so they skip the
@@ -38,6 +39,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
         await self.accept()
+        # Frames to this socket skip the ASGI send path when daphne allows it (board/transport.py).
+        self.writer = transport.direct_writer(self.base_send)
         hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
         if hub is None:
             await self.send_control(protocol.error("board_not_found", "There is no board at this address."))
@@ -121,7 +124,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     # -- called by the hub ---------------------------------------------------
 
-    async def send_update(self, frame):
+    async def send_update(self, frame, wire=None):
+        """Send an UPDATE frame; ``wire`` is the same frame already framed for WebSocket."""
         if self.lagging:
             return
         if self._unacked() > settings.BOARD_LAG_FRAMES:
@@ -130,12 +134,17 @@ class BoardConsumer(AsyncWebsocketConsumer):
             self.lagging = True
             return
         self.frames_sent += 1
-        await self.base_send({"type": "websocket.send", "bytes": frame})
+        if self.writer is None or not self.writer.write(wire or transport.frame(frame)):
+            await self.base_send({"type": "websocket.send", "bytes": frame})
 
     async def send_results(self, entries):
         self.frames_sent += 1
-        await self.base_send({"type": "websocket.send", "bytes": protocol.encode_results(entries)})
+        payload = protocol.encode_results(entries)
+        if self.writer is None or not self.writer.write(transport.frame(payload)):
+            await self.base_send({"type": "websocket.send", "bytes": payload})
 
-    async def send_control(self, text):
+    async def send_control(self, text, wire=None):
+        """Send a JSON text frame; ``wire`` is the same frame already framed for WebSocket."""
         self.frames_sent += 1
-        await self.base_send({"type": "websocket.send", "text": text})
+        if self.writer is None or not self.writer.write(wire or transport.frame(text)):
+            await self.base_send({"type": "websocket.send", "text": text})
