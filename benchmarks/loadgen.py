@@ -37,7 +37,7 @@ RUN_HEADER = protocol.RUN_HEADER
 RESULT_ENTRY = protocol.RESULT_ENTRY
 APPLIED = 0
 ACK_EVERY = 16
-ACK_SWEEP_SECONDS = 0.5
+ACK_SWEEP_SECONDS = 1.0
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x1, 0x2, 0x8, 0x9, 0xA
 
@@ -337,7 +337,7 @@ class Worker:
         await asyncio.gather(*(join(client) for client in self.clients))
 
     async def sweep_acks(self):
-        """ACK within half a second whatever arrived, as the protocol asks."""
+        """ACK within a second whatever arrived since the last ACK, as the protocol asks."""
         while True:
             await asyncio.sleep(ACK_SWEEP_SECONDS)
             for client in self.clients:

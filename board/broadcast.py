@@ -219,20 +219,27 @@ class BoardHub:
     async def _flush_loop(self):
         loop = asyncio.get_running_loop()
         tick = settings.BOARD_TICK_MS / 1000
+        share = settings.BOARD_FANOUT_PERCENT / 100
+        gap = tick
         while True:
             await self._flush_wakeup.wait()
-            # Idle boards send at once; busy ones at most one frame per tick.
-            delay = self._last_flush + tick - loop.time()
+            # Idle boards send at once; busy ones at most one frame per `gap`.
+            delay = self._last_flush + gap - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._flush_wakeup.clear()
             runs, self._outbox = self._outbox, []
-            self._last_flush = loop.time()
+            self._last_flush = started = loop.time()
             frame = protocol.UPDATE_PREFIX + b"".join(runs)
             # Framed once for every socket (board/transport.py).
             wire = transport.frame(frame)
             for consumer in list(self.sockets):
                 await consumer.send_update(frame, wire)
+            # With thousands of sockets a fan-out takes a while; frames then
+            # come less often than every tick (carrying more changes each), so
+            # fanning out stays within its share of the process's time and
+            # reading changes and ACKs never starves (docs/performance.md).
+            gap = max(tick, (loop.time() - started) / share)
 
     async def send_all(self, text):
         wire = transport.frame(text)
