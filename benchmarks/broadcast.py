@@ -44,6 +44,7 @@ def parse_args(argv=None):
     parser.add_argument("--grace", type=float, default=15, help="seconds clients get to catch up after the run")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--join-concurrency", type=int, default=25, help="clients joining at once per worker")
+    parser.add_argument("--no-uvloop", action="store_true", help="run the generator on asyncio's own loop")
     parser.add_argument("--sample-seconds", type=float, default=1.0, help="server CPU/RSS sampling interval")
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="NAME=VALUE", help="a setting for started servers"
@@ -96,6 +97,7 @@ def plan(options, urls):
             "slug": options.slug,
             "seed": options.seed * 1000 + number,
             "join_concurrency": options.join_concurrency,
+            "uvloop": not options.no_uvloop,
         }
         for number in range(count)
     ]
