@@ -40,7 +40,7 @@ class Run:
 
     @property
     def command(self):
-        return f"python benchmarks/{self.script} {' '.join(self.args)}"
+        return " ".join(["python", f"benchmarks/{self.script}", *self.args])
 
 
 DELIVERY = ["p50_ms", "p99_ms", "max_ms", "lost", "converged", "server_cpu_pct", "generator_cpu_s"]
@@ -201,10 +201,21 @@ def render(results, runs, machine):
             f"| {run.title} | {target_text(run)} | {figures_text(run, figures)} | {met} | "
             f"{fmt(figures.get('load_before', ''))}, {figures.get('measured_at', '')} |"
         )
+    lines += curves(results)
     lines += ["", "Commands (from the project directory, with `.venv/bin/` before `python`):", ""]
     lines += [f"- {run.title}: `{run.command}`" for run in runs if run.name in results]
     lines += ["", END]
     return "\n".join(lines)
+
+
+def curves(results):
+    """The soak's RSS curve: about a dozen points of both processes' RSS together."""
+    samples = results.get(SOAK.name, {}).get("rss_curve")
+    if not samples:
+        return []
+    step = max(1, len(samples) // 12)
+    points = ", ".join(f"{sample['t_s']:.0f} s: {sample['total_mb']:.1f}" for sample in samples[::step])
+    return ["", f"Soak RSS of both server processes together (MB) over the run: {points}."]
 
 
 def write_doc(section):

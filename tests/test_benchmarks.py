@@ -58,6 +58,7 @@ def test_a_slow_client_catches_up_after_the_run_and_converges():
     assert figures["converged"] is True
 
 
+@pytest.mark.browser
 def test_the_page_benchmark_measures_a_first_visit():
     figures = run_benchmark("page.py", "--boxes", "1000", "--visits", "1", "--requests", "3")
     assert figures.keys() >= PAGE_FIELDS
