@@ -89,6 +89,7 @@ class Client(asyncio.Protocol):
         self.sender = sender
         self.slow = slow
         self.timed = not slow
+        self.paused = False  # a slow client not reading, during the window
         self.transport = None
         self.handshaking = True
         self.key = b""
@@ -105,6 +106,7 @@ class Client(asyncio.Protocol):
         self.resyncs = 0
         self.reconnects = 0
         self.errors = 0
+        self.unavailable = 0  # state requests answered 503
         self.fetching = None
 
     # -- connecting ----------------------------------------------------------
@@ -148,9 +150,15 @@ class Client(asyncio.Protocol):
             return b""
         return rest
 
-    async def fetch_state(self):
+    async def fetch_state(self, attempts=5):
+        """Fetch the state; a 503 is retried after its Retry-After, as the browser does."""
         path, source = f"/b/{self.slug}/state", source_address(self.number)
-        status, headers, body = await http_get(self.host, self.port, path, source)
+        for _ in range(attempts):
+            status, headers, body = await http_get(self.host, self.port, path, source)
+            if status != 503:
+                break
+            self.unavailable += 1
+            await asyncio.sleep(float(headers.get("retry-after", 1)))
         if status != 200:
             raise ConnectionError(f"state request answered {status}")
         self.state = (body, int(headers["x-board-epoch"]), int(headers["x-board-version"]))
@@ -341,7 +349,7 @@ class Worker:
         while True:
             await asyncio.sleep(ACK_SWEEP_SECONDS)
             for client in self.clients:
-                if client.frames != client.acked and not client.slow:
+                if client.frames != client.acked and not client.paused:
                     client.ack()
 
     # -- the timed window ------------------------------------------------------
@@ -350,6 +358,7 @@ class Worker:
         await asyncio.sleep(max(0.0, start_at - time.monotonic()))
         for client in self.clients:
             if client.slow:
+                client.paused = True
                 client.transport.pause_reading()
         rate, boxes = self.spec["rate"], self.spec["boxes"]
         senders, rng, values = self.senders, self.rng, self.values
@@ -395,6 +404,7 @@ class Worker:
                 await asyncio.gather(client.fetching, return_exceptions=True)
 
     async def wake(self, client):
+        client.paused = False
         if client.closed:
             # Closed by the server while not reading (its ping went unanswered): come back.
             client.reconnects += 1
@@ -427,6 +437,7 @@ class Worker:
             "reconnects": sum(client.reconnects for client in self.clients),
             "closed": sum(client.closed for client in self.clients),
             "errors": sum(client.errors for client in self.clients),
+            "unavailable": sum(client.unavailable for client in self.clients),
             "cpu_s": own_cpu_seconds(),
         }
 

@@ -47,13 +47,17 @@ def test_the_broadcast_benchmark_delivers_every_change_to_every_client():
     assert figures["p99_ms"] is not None
 
 
-def test_a_slow_client_catches_up_after_the_run_and_converges():
+def test_a_slow_client_is_paused_then_resyncs_and_converges():
     figures = run_benchmark(
-        "broadcast.py", "--clients", "4", "--senders", "1", "--slow-clients", "1", "--rate", "20", "--duration", "2"
+        "broadcast.py",
+        *("--clients", "4", "--senders", "1", "--slow-clients", "1", "--rate", "40", "--duration", "4"),
+        # A short lag allowance, so the client that stops reading is paused within the run.
+        *("--server-env", "BOARD_LAG_FRAMES=40"),
     )
     # Three timed clients: the slow one is neither counted nor waited for.
     assert figures["updates_expected"] == figures["changes_applied"] * 3
     assert figures["lost"] == 0
+    assert figures["slow_resyncs"] >= 1
     assert figures["converged_clients"] == 4
     assert figures["converged"] is True
 
