@@ -229,7 +229,8 @@ class BoardHub:
                 await asyncio.sleep(delay)
             self._flush_wakeup.clear()
             runs, self._outbox = self._outbox, []
-            self._last_flush = started = loop.time()
+            self._last_flush = loop.time()
+            started = time.thread_time()
             frame = protocol.UPDATE_PREFIX + b"".join(runs)
             # Framed once for every socket (board/transport.py).
             wire = transport.frame(frame)
@@ -237,9 +238,11 @@ class BoardHub:
                 await consumer.send_update(frame, wire)
             # With thousands of sockets a fan-out takes a while; frames then
             # come less often than every tick (carrying more changes each), so
-            # fanning out stays within its share of the process's time and
+            # fanning out stays within its share of the process's CPU and
             # reading changes and ACKs never starves (docs/performance.md).
-            gap = max(tick, (loop.time() - started) / share)
+            # CPU time, not wall time: a machine busy with other work must not
+            # stretch the gap.
+            gap = max(tick, (time.thread_time() - started) / share)
 
     async def send_all(self, text):
         wire = transport.frame(text)
