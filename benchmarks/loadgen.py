@@ -262,7 +262,7 @@ class Client(asyncio.Protocol):
     # -- after the window --------------------------------------------------------
 
     def caught_up(self, version):
-        if self.fetching is not None and not self.fetching.done():
+        if self.closed or (self.fetching is not None and not self.fetching.done()):
             return False
         return max(self.top, self.state[2]) >= version
 
@@ -393,26 +393,29 @@ class Worker:
         """Slow clients read again (and resync); everyone gets ``grace_s`` to reach the final version."""
         for client in self.clients:
             if client.slow:
-                await self.wake(client)
+                client.paused = False
+                client.transport.resume_reading()
+                client.ack()
+        returning = {}
         deadline = time.monotonic() + final["grace_s"]
         while time.monotonic() < deadline:
+            for client in self.clients:
+                # The server closes a socket whose pings went unanswered; the
+                # close is only read once the client reads again. Come back.
+                if client.slow and client.closed and client not in returning:
+                    returning[client] = asyncio.ensure_future(self.come_back(client))
             if all(client.caught_up(final["version"]) for client in self.clients):
                 break
             await asyncio.sleep(0.1)
+        await asyncio.gather(*returning.values(), return_exceptions=True)
         for client in self.clients:
             if client.fetching is not None:
                 await asyncio.gather(client.fetching, return_exceptions=True)
 
-    async def wake(self, client):
-        client.paused = False
-        if client.closed:
-            # Closed by the server while not reading (its ping went unanswered): come back.
-            client.reconnects += 1
-            await client.connect()
-            await client.fetch_state()
-            return
-        client.transport.resume_reading()
-        client.ack()
+    async def come_back(self, client):
+        client.reconnects += 1
+        await client.connect()
+        await client.fetch_state()
 
     def final_report(self, final):
         verdicts = {}
