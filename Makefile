@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 # Model and admin tests also run against this PostgreSQL; set it empty to skip.
 POSTGRES_TEST_URL ?= postgres://postgres@127.0.0.1:5432/test
 
-.PHONY: run test test-postgres lint format bench clean
+.PHONY: run test test-postgres lint format bench soak clean
 
 $(STAMP): $(REQS)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -45,6 +45,14 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+# The standard benchmark set of issue 4; rewrites the results in docs/performance.md.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench.py
+
+# The 10-minute soak (500 clients, 2 processes); its figures join the same page.
+soak: $(STAMP)
+	$(BIN)/python benchmarks/bench.py --only soak
 
 clean:
 	rm -rf $(VENV) node_modules data/static .pytest_cache

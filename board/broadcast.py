@@ -35,7 +35,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import activity, bans, limits, protocol, snapshots, state
+from . import activity, bans, limits, protocol, snapshots, state, transport
 from .models import Board
 from .state import Status
 
@@ -271,22 +271,35 @@ class BoardHub:
     async def _flush_loop(self):
         loop = asyncio.get_running_loop()
         tick = settings.BOARD_TICK_MS / 1000
+        share = settings.BOARD_FANOUT_PERCENT / 100
+        gap = tick
         while True:
             await self._flush_wakeup.wait()
-            # Idle boards send at once; busy ones at most one frame per tick.
-            delay = self._last_flush + tick - loop.time()
+            # Idle boards send at once; busy ones at most one frame per `gap`.
+            delay = self._last_flush + gap - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
             self._flush_wakeup.clear()
             runs, self._outbox = self._outbox, []
             self._last_flush = loop.time()
+            started = time.thread_time()
             frame = protocol.UPDATE_PREFIX + b"".join(runs)
+            # Framed once for every socket (board/transport.py).
+            wire = transport.frame(frame)
             for consumer in list(self.sockets):
-                await consumer.send_update(frame)
+                await consumer.send_update(frame, wire)
+            # With thousands of sockets a fan-out takes a while; frames then
+            # come less often than every tick (carrying more changes each), so
+            # fanning out stays within its share of the process's CPU and
+            # reading changes and ACKs never starves (docs/performance.md).
+            # CPU time, not wall time: a machine busy with other work must not
+            # stretch the gap.
+            gap = max(tick, (time.thread_time() - started) / share)
 
     async def send_all(self, text):
+        wire = transport.frame(text)
         for consumer in list(self.sockets):
-            await consumer.send_control(text)
+            await consumer.send_control(text, wire)
 
     async def storage_lost(self):
         """Redis is unreachable: close every socket (4503) so players reconnect and resync later."""

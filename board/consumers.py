@@ -4,7 +4,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import bans, limits, network, protocol, state
+from . import bans, limits, network, protocol, state, transport
 from .broadcast import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 from .state import Status
@@ -26,6 +26,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = None
 
     hub = None
+    writer = None
 
     async def dispatch(self, message):
         # Frames from the player never touch the ORM, so they skip the
@@ -51,6 +52,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.network_label = str(self.network) if self.network else None
         self.ban = bans.Verdict()
         await self.accept()
+        # Frames to this socket skip the ASGI send path when daphne allows it (board/transport.py).
+        self.writer = transport.direct_writer(self.base_send)
         if not await self._open():
             return
         hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
@@ -185,7 +188,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     # -- called by the hub ---------------------------------------------------
 
-    async def send_update(self, frame):
+    async def send_update(self, frame, wire=None):
+        """Send an UPDATE frame; ``wire`` is the same frame already framed for WebSocket."""
         if self.lagging:
             return
         if self._unacked() > settings.BOARD_LAG_FRAMES:
@@ -194,17 +198,22 @@ class BoardConsumer(AsyncWebsocketConsumer):
             self.lagging = True
             return
         self.frames_sent += 1
-        await self.base_send({"type": "websocket.send", "bytes": frame})
+        if self.writer is None or not self.writer.write(wire or transport.frame(frame)):
+            await self.base_send({"type": "websocket.send", "bytes": frame})
 
     async def send_results(self, entries):
         self.frames_sent += 1
-        await self.base_send({"type": "websocket.send", "bytes": protocol.encode_results(entries)})
+        payload = protocol.encode_results(entries)
+        if self.writer is None or not self.writer.write(transport.frame(payload)):
+            await self.base_send({"type": "websocket.send", "bytes": payload})
 
     async def storage_lost(self):
         if self.closing:
             return
         await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
 
-    async def send_control(self, text):
+    async def send_control(self, text, wire=None):
+        """Send a JSON text frame; ``wire`` is the same frame already framed for WebSocket."""
         self.frames_sent += 1
-        await self.base_send({"type": "websocket.send", "text": text})
+        if self.writer is None or not self.writer.write(wire or transport.frame(text)):
+            await self.base_send({"type": "websocket.send", "text": text})

@@ -231,6 +231,8 @@ class _Scripts:
 
 _sync_scripts = {}
 _async_scripts = weakref.WeakKeyDictionary()
+# How long a request waits for a free Redis connection before it counts as unavailable.
+POOL_WAIT_SECONDS = 5
 
 
 def _client_options():
@@ -255,7 +257,14 @@ def async_scripts():
     loop = asyncio.get_running_loop()
     entry = _async_scripts.get(loop)
     if entry is None or entry[0] != settings.REDIS_URL:
-        client = redis.asyncio.Redis.from_url(settings.REDIS_URL, **_client_options())
+        # A burst of players joining (each asks for the state) needs more
+        # connections at once than the pool holds: a blocking pool makes them
+        # wait for a free connection, where the default pool raises "Too many
+        # connections" and the state endpoint answered 503 (docs/performance.md).
+        pool = redis.asyncio.BlockingConnectionPool.from_url(
+            settings.REDIS_URL, timeout=POOL_WAIT_SECONDS, **_client_options()
+        )
+        client = redis.asyncio.Redis.from_pool(pool)
         entry = (settings.REDIS_URL, _Scripts(client))
         _async_scripts[loop] = entry
     return entry[1]

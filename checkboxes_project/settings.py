@@ -211,6 +211,9 @@ BOARD_DEFAULT_SIZE = env_int("BOARD_DEFAULT_SIZE", 100_000, minimum=1, maximum=1
 BOARD_MAX_SIZE = 100_000_000
 # Frames to each socket are coalesced to at most one per tick.
 BOARD_TICK_MS = env_int("BOARD_TICK_MS", 50, minimum=1, maximum=1000)
+# Most of a process's CPU time that sending UPDATE frames may take: with many
+# sockets per process, frames go out less often than every tick, carrying more.
+BOARD_FANOUT_PERCENT = env_int("BOARD_FANOUT_PERCENT", 25, minimum=1, maximum=100)
 # Most changes applied by one Lua call.
 BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=65535)
 # A socket more than this many frames behind its acknowledgements stops

@@ -4,7 +4,9 @@
 import { FRAME_RESULT, FRAME_UPDATE, decodeResults, decodeUpdate, encodeAck } from "./protocol.js";
 
 const ACK_EVERY = 16;
-const ACK_DELAY_MS = 500;
+// The protocol asks for an ACK within a second; each one costs the server a
+// dispatch, so a quiet trickle of frames is acknowledged once a second, not more.
+const ACK_DELAY_MS = 1000;
 const PING_MS = 20000;
 const SILENCE_MS = 50000;
 const MAX_BACKOFF_MS = 10000;

@@ -1,0 +1,82 @@
+"""
+Writing server frames straight to daphne's sockets (docs/performance.md, "Profiles").
+
+Under load a serving process spends its time sending the same UPDATE frame to
+every socket. Through the ASGI ``send`` path each of those sends costs daphne's
+``handle_reply``, autobahn framing the message again, and Twisted queueing the
+bytes and registering the socket with the selector (two ``epoll_ctl`` calls)
+until the next loop turn: together most of a busy process's CPU in the
+profiles. A server-to-client frame is not masked, so its bytes are the same for
+every socket: the hub frames each UPDATE once per tick, and :class:`DirectWriter`
+hands those bytes to the kernel with one ``send()``.
+
+Order on the wire is kept: when autobahn or Twisted still hold unsent bytes for
+the connection, the frame goes through Twisted's own buffered write behind them;
+whatever the kernel doesn't take is queued there too.
+
+Only daphne over plain TCP gets a writer. Anything else (TLS, another ASGI
+server, Channels' test communicator) gets None and keeps using ``send``.
+"""
+
+import functools
+
+
+def frame(payload, binary=True):
+    """A complete, unmasked WebSocket message frame (RFC 6455 §5.2) for ``payload``."""
+    if isinstance(payload, str):
+        payload, binary = payload.encode(), False
+    head = 0x82 if binary else 0x81
+    size = len(payload)
+    if size < 126:
+        return bytes((head, size)) + payload
+    if size < 1 << 16:
+        return bytes((head, 126)) + size.to_bytes(2, "big") + payload
+    return bytes((head, 127)) + size.to_bytes(8, "big") + payload
+
+
+class DirectWriter:
+    """Sends prebuilt frames on one daphne WebSocket connection."""
+
+    def __init__(self, protocol):
+        self.protocol = protocol
+        self.transport = protocol.transport
+
+    def write(self, data):
+        """Send ``data`` (a whole frame); False if it must go through ASGI ``send`` instead."""
+        protocol, transport = self.protocol, self.transport
+        if protocol.state != protocol.STATE_OPEN or protocol.send_queue:
+            # Closing, or autobahn holds frames back: let it keep the order.
+            return False
+        if not transport.connected or transport.disconnecting:
+            return True  # daphne drops sends to a closed socket too
+        if transport._tempDataBuffer or transport.offset < len(transport.dataBuffer):
+            transport.write(data)
+            return True
+        try:
+            sent = transport.socket.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            # Let Twisted meet the error on its own write and close the connection its way.
+            sent = 0
+        if sent < len(data):
+            transport.write(data[sent:])
+        return True
+
+
+def direct_writer(send):
+    """A :class:`DirectWriter` for the connection behind daphne's ASGI ``send``, or None.
+
+    daphne passes ``functools.partial(server.handle_reply, protocol)`` as ``send``;
+    everything here checks that shape rather than assuming it.
+    """
+    if not isinstance(send, functools.partial) or not send.args:
+        return None
+    protocol = send.args[0]
+    transport = getattr(protocol, "transport", None)
+    needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer")
+    if transport is None or getattr(transport, "TLS", True) or not all(hasattr(transport, a) for a in needed):
+        return None
+    if not all(hasattr(protocol, name) for name in ("state", "STATE_OPEN", "send_queue")):
+        return None
+    return DirectWriter(protocol)
