@@ -92,6 +92,15 @@ def picture(bits, size):
     return density(bits, size, math.isqrt(PICTURE_MAX_BOXES))
 
 
+def picture_size(size):
+    """``(width, height)`` of :func:`picture` for a board of ``size`` boxes."""
+    width, height = layout(size)
+    if size <= PICTURE_MAX_BOXES:
+        return width, height
+    factor = max(1, math.ceil(max(width, height) / math.isqrt(PICTURE_MAX_BOXES)))
+    return math.ceil(width / factor), math.ceil(height / factor)
+
+
 def thumbnail(bits, size, side=THUMBNAIL_SIDE):
     width, height = layout(size)
     if max(width, height) <= side:

@@ -177,11 +177,12 @@ def moderators_group(db):
 
     from django.contrib.auth.models import Group, Permission
 
-    migration = import_module("board.migrations.0003_moderators_group")
-    group, created = Group.objects.get_or_create(name=migration.GROUP)
+    migrations = [import_module(f"board.migrations.{name}") for name in ("0003_moderators_group", "0004_history")]
+    group, created = Group.objects.get_or_create(name=migrations[0].GROUP)
     if created:
-        for model, codename in migration.PERMISSIONS:
-            group.permissions.add(Permission.objects.get(content_type__model=model, codename=codename))
+        for migration in migrations:
+            for model, codename in migration.PERMISSIONS:
+                group.permissions.add(Permission.objects.get(content_type__model=model, codename=codename))
     return group
 
 
