@@ -122,12 +122,12 @@ def boards(board, times):
             k += 1
         replay.apply(entry)
         changed = changed or written > marks[0]
+    for moment in times[k:]:
+        yield replay.frame(moment)
     if not changed:
         raise TimelapseError(
             f"Nothing changed on {board} between {format_moment(times[0])} and {format_moment(times[-1])}."
         )
-    for moment in times[k:]:
-        yield replay.frame(moment)
 
 
 def render(board, since, until, frames=60, fps=10, kind="GIF", progress=None):

@@ -41,6 +41,13 @@ def abuse_limits_off():
         setattr(settings, name, value)
 
 
+@pytest.fixture(autouse=True)
+def history_archives(settings, tmp_path):
+    """Each test's history archives in a directory of its own, never the checkout's data/."""
+    settings.HISTORY_ARCHIVE_DIR = tmp_path / "history"
+    return settings.HISTORY_ARCHIVE_DIR
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A redis-server of the tests' own on a free port, never the one at 6379."""
