@@ -51,7 +51,7 @@ def check(board, since, until, frames, fps):
     if until <= since:
         raise TimelapseError(f"The window ends ({format_moment(until)}) before it starts ({format_moment(since)}).")
     if not 2 <= frames <= most_frames(board.size):
-        raise TimelapseError(f"A timelapse of {board} has 2 to {most_frames(board.size)} frames, not {frames}.")
+        raise TimelapseError(f"A timelapse of {board} has 2 to {most_frames(board.size):,} frames, not {frames:,}.")
     if not 1 <= fps <= MAX_FPS:
         raise TimelapseError(f"Frames per second go from 1 to {MAX_FPS}, not {fps}.")
 
