@@ -101,6 +101,14 @@ def picture_size(size):
     return math.ceil(width / factor), math.ceil(height / factor)
 
 
+def legend(size):
+    """How to read :func:`picture` of a board of ``size`` boxes, in a sentence or two."""
+    row = f"Box 0 at the top left, rows of {layout(size)[0]:,} boxes."
+    if size > PICTURE_MAX_BOXES:
+        return f"{row} Shrunk to fit: each pixel is a square block of boxes, the darker the fuller."
+    return f"{row} One pixel per box."
+
+
 def thumbnail(bits, size, side=THUMBNAIL_SIDE):
     width, height = layout(size)
     if max(width, height) <= side:
