@@ -14,9 +14,10 @@ first shows the board at the window's start, the last at its end.
 """
 
 import io
+import itertools
 from datetime import timedelta
 
-from . import changelog, history, pictures
+from . import changelog, history, pictures, state
 from .changelog import Reset
 from .moments import format_moment
 
@@ -110,12 +111,13 @@ def boards(board, times):
     """The board's bitset at each of ``times`` (ascending), replayed from a snapshot and the log."""
     snapshot = board.snapshots.filter(created__lte=times[0], size=board.size).first()
     if snapshot is None:
-        replay, start = Replay(board), None
+        replay, entries = _from_the_start(board, history.entries(board, None, times[-1]))
     else:
-        replay, start = Replay(board, snapshot.bits(), snapshot.version), snapshot.created - CLOCK_MARGIN
+        replay = Replay(board, snapshot.bits(), snapshot.version)
+        entries = history.entries(board, snapshot.created - CLOCK_MARGIN, times[-1])
     marks = [changelog.milliseconds(moment) for moment in times]
     k, changed = 0, False
-    for entry in history.entries(board, start, times[-1]):
+    for entry in entries:
         written = changelog.id_key(entry.id)[0]
         while k < len(marks) and written > marks[k]:
             yield replay.frame(times[k])
@@ -128,6 +130,17 @@ def boards(board, times):
         raise TimelapseError(
             f"Nothing changed on {board} between {format_moment(times[0])} and {format_moment(times[-1])}."
         )
+
+
+def _from_the_start(board, entries):
+    """A replay of the whole log: of an empty board if the log starts with the board's creation."""
+    first = next(entries, None)
+    if first is None:
+        return Replay(board), iter(())
+    empty = isinstance(first, Reset) and first.reason == "created"
+    # Before it was created, the board was as empty as it started.
+    replay = Replay(board, bytes(state.byte_length(board.size))) if empty else Replay(board)
+    return replay, itertools.chain([first], entries)
 
 
 def render(board, since, until, frames=60, fps=10, kind="GIF", progress=None):

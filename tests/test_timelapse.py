@@ -167,3 +167,13 @@ def test_the_progress_is_told_after_each_frame(drawn):
     told = []
     timelapse.render(board, since, until, frames=5, progress=lambda done, total: told.append((done, total)))
     assert told == [(1, 5), (2, 5), (3, 5), (4, 5), (5, 5)]
+
+
+def test_a_window_starting_before_the_board_was_created_starts_empty(main_board):
+    before = now()
+    draw(main_board, range(50))
+    until = now()
+
+    boards = list(timelapse.boards(main_board, [before, until]))
+
+    assert boards == [bytes(12_500), live_bits(main_board)]
