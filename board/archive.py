@@ -273,7 +273,7 @@ def tidy(now):
     root = settings.HISTORY_ARCHIVE_DIR
     if not root.is_dir():
         return Tidied(0, 0)
-    forget_before = milliseconds(now - timedelta(hours=settings.HISTORY_RETENTION_HOURS))
+    forget_before = milliseconds(changelog.retention_cutoff(now))
     oldest_kept = (now - timedelta(days=settings.HISTORY_ARCHIVE_DAYS)).date()
     deleted = anonymised = 0
     for folder in sorted(item for item in root.iterdir() if item.is_dir()):

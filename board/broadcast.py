@@ -35,7 +35,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import activity, bans, limits, protocol, snapshots, state
+from . import activity, bans, changelog, limits, protocol, snapshots, state
 from .models import Board
 from .state import Status
 
@@ -136,9 +136,10 @@ class BoardHub:
             return
         for job in (self._write_loop, self._flush_loop, self._subscribe_loop, self._beacon_loop):
             self._tasks.append(asyncio.ensure_future(job()))
-        # Moderation housekeeping: periodic snapshots, and the tally of who changes what.
+        # Moderation housekeeping: periodic snapshots, the tally of who changes what, the log's retention.
         self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
         self._tasks.append(asyncio.ensure_future(self.activity.flush_periodically()))
+        self._tasks.append(asyncio.ensure_future(changelog.trim_periodically(self.board.slug)))
 
     async def stop(self):
         # redis-py can finish a command instead of raising the CancelledError

@@ -18,15 +18,22 @@ Entries older than retention are trimmed by the scripts; ``archivelog`` moves
 older ones to files (board/archive.py). board/history.py reads both as one.
 """
 
-from datetime import UTC, datetime
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
 import redis
+from django.conf import settings
 
 from . import state
 
+logger = logging.getLogger(__name__)
+
 # Entries fetched from Redis per round trip.
 CHUNK = 5000
+# How often each serving process trims its boards' logs by age.
+TRIM_SECONDS = 60
 
 
 class Change(NamedTuple):
@@ -179,3 +186,35 @@ def forget_until(slug, entry_id):
         state.sync_client().xtrim(state.log_key(slug), minid=after(entry_id), approximate=False)
     except state.REDIS_ERRORS as error:
         raise state.StateUnavailable(str(error)) from error
+
+
+# -- retention ------------------------------------------------------------------
+
+
+def retention_cutoff(now):
+    """The oldest moment whose entries retention still keeps."""
+    return now - timedelta(hours=settings.HISTORY_RETENTION_HOURS)
+
+
+def trim(slug, before):
+    """Delete the live log's entries written before ``before``; how many went."""
+    try:
+        return state.sync_client().xtrim(state.log_key(slug), minid=milliseconds(before), approximate=False)
+    except state.REDIS_ERRORS as error:
+        raise state.StateUnavailable(str(error)) from error
+
+
+async def trim_periodically(slug):
+    """A hub's task: drop entries past retention every minute, so they go on time on a board nobody changes.
+
+    The scripts trim on every change, and an idle log expires whole; without
+    this, one change a day would keep the previous day's entries a day longer.
+    """
+    while True:
+        await asyncio.sleep(TRIM_SECONDS)
+        cutoff = milliseconds(retention_cutoff(datetime.now(UTC)))
+        try:
+            await state.async_client().xtrim(state.log_key(slug), minid=cutoff, approximate=False)
+        except state.REDIS_ERRORS as error:
+            # The next minute tries again; the beacon reports Redis being away.
+            logger.debug("Could not trim the log of %s: %s", slug, error)

@@ -287,6 +287,21 @@ def test_archivelog_all_boards_archives_every_board(vandalised, small_board, his
     assert "archived in" in output and sorted(p.name for p in history_archives.iterdir()) == ["main", "small"]
 
 
+def test_archivelog_drops_entries_past_retention_from_every_boards_live_log(main_board, small_board, settings):
+    settings.HISTORY_RETENTION_HOURS = 24
+    state.ensure(small_board)
+    state.sync_client().delete(state.log_key("small"))
+    now_ms = int(time.time() * 1000)
+    for slug, hours in (("small", 30), ("small", 2)):
+        fields = {"box": 1, "value": 1, "version": 1, "network": "", "address": "", "connection": ""}
+        state.sync_client().xadd(state.log_key(slug), fields, id=f"{now_ms - hours * 3_600_000}-{hours}")
+
+    output = run("archivelog", "--older-than", "48h")
+
+    assert [entry.id.endswith("-2") for entry in changelog.read("small")] == [True]
+    assert "1 entries dropped from the live logs" in output
+
+
 def test_archivelog_refuses_a_malformed_duration(main_board):
     with pytest.raises(CommandError, match="--older-than: 'an hour' is not a duration"):
         run("archivelog", "--older-than", "an hour")

@@ -6,6 +6,7 @@ import time
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.utils import timezone
 
 from board import changelog, moderation, snapshots, state
 from board.changelog import Change, Reset
@@ -162,6 +163,33 @@ def test_an_idle_log_expires_as_a_whole_once_its_newest_entry_is_past_retention(
     state.apply(main_board, [(3, 1)], [ALICE])
     ttl = state.sync_client().pttl(state.log_key("main"))
     assert 2 * HOUR_MS - 60_000 < ttl <= 2 * HOUR_MS
+
+
+def test_trimming_drops_entries_written_before_a_moment(main_board):
+    state.ensure(main_board)
+    state.sync_client().delete(state.log_key("main"))
+    old_entry("main", 30, box=1)
+    old_entry("main", 2, box=2)
+
+    dropped = changelog.trim("main", changelog.retention_cutoff(timezone.now()))
+
+    assert dropped == 1
+    assert [c.box for c in changes()] == [2]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("hubs")
+async def test_each_serving_process_trims_its_boards_logs_even_when_nobody_changes_a_box(monkeypatch):
+    monkeypatch.setattr(changelog, "TRIM_SECONDS", 0.05)
+    await sync_to_async(Board.objects.default)()
+    watcher = await Player().join()
+    state.sync_client().delete(state.log_key("main"))
+    await sync_to_async(old_entry)("main", 30, box=1)
+
+    async with asyncio.timeout(5):
+        while await sync_to_async(changelog.length)("main"):
+            await asyncio.sleep(0.05)
+    await watcher.leave()
 
 
 # -- under load, from two processes -----------------------------------------------------

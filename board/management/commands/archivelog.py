@@ -1,11 +1,9 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from board import archive, state
+from board import archive, changelog, state
 from board.management.helpers import add_board_argument, get_board, history_errors, step
 from board.models import Board
 from board.moments import format_moment, parse_duration
@@ -15,8 +13,9 @@ class Command(BaseCommand):
     help = (
         "Move the history older than --older-than (default 1h) out of Redis into compressed files, one per "
         "board per day in HISTORY_ARCHIVE_DIR, where boxhistory, revertchanges, timelapse and the admin still "
-        "read it. Then drop who made each change from archived entries older than HISTORY_RETENTION_HOURS, "
-        "and delete archive files older than HISTORY_ARCHIVE_DAYS. Run it hourly (deploy/systemd)."
+        "read it. Then, for every board, drop entries older than HISTORY_RETENTION_HOURS from the live log and "
+        "who made each change from archived ones, and delete archive files older than HISTORY_ARCHIVE_DAYS. "
+        "Run it hourly (deploy/systemd/checkboxes-archivelog.timer)."
     )
 
     def add_arguments(self, parser):
@@ -33,7 +32,7 @@ class Command(BaseCommand):
             raise CommandError(f"--older-than: {error}") from None
         boards = list(Board.objects.all()) if options["all_boards"] else [get_board(options["board"])]
         now = timezone.now()
-        forget_before = now - timedelta(hours=settings.HISTORY_RETENTION_HOURS)
+        forget_before = changelog.retention_cutoff(now)
         # Two runs at once would write the same day files.
         lock = state.sync_client().lock(f"{settings.REDIS_PREFIX}:archivelog", timeout=6 * 3600, blocking_timeout=0)
         with history_errors():
@@ -41,14 +40,18 @@ class Command(BaseCommand):
                 with lock:
                     for board in boards:
                         self.archive(board, now - older_than, forget_before)
+                    trimmed = sum(
+                        changelog.trim(slug, forget_before) for slug in Board.objects.values_list("slug", flat=True)
+                    )
                     tidied = archive.tidy(now)
             except LockError:
                 raise CommandError("Another archivelog is running; nothing was changed.") from None
+        hours = settings.HISTORY_RETENTION_HOURS
         kept = f"older than {settings.HISTORY_ARCHIVE_DAYS} days" if settings.HISTORY_ARCHIVE_DAYS else "(kept forever)"
         self.stdout.write(
             self.style.SUCCESS(
-                f"Dropped who made the changes from {tidied.anonymised} archive files past "
-                f"{settings.HISTORY_RETENTION_HOURS} hours; deleted {tidied.deleted} archive files {kept}."
+                f"Past {hours} hours: {trimmed:,} entries dropped from the live logs, who made the changes dropped "
+                f"from {tidied.anonymised} archive files. Deleted {tidied.deleted} archive files {kept}."
             )
         )
 
