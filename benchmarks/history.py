@@ -8,14 +8,22 @@ What the change log costs (docs/history.md, "Cost").
    entries (the steady state of a busy board).
 2. Redis memory per logged change, for IPv4 and IPv6 players.
 3. How fast the tools read the log back, and archive it and read the archive.
+4. With --end-to-end: players on distinct loopback addresses change boxes
+   through one daphne as fast as their RESULTs come back (one change in
+   flight each), with HISTORY_ENABLED off and on, twice each: changes per
+   second, SET-to-RESULT p50 and p99, and the CPU daphne and Redis spent per
+   change.
 
-Every change is a real one (it flips its box), as on a busy board. Runs a
-redis-server and an SQLite database of its own; nothing else.
+In 1-3 every change is a real one (it flips its box), as on a busy board.
+Runs a redis-server (and daphne) and an SQLite database of its own; nothing
+else.
 
     .venv/bin/python benchmarks/history.py [--changes 100000]
+    .venv/bin/python benchmarks/history.py --end-to-end [--players 50] [--seconds 15]
 """
 
 import argparse
+import asyncio
 import os
 import random
 import sys
@@ -160,14 +168,70 @@ def timed(name, count, job):
     print(f"| {name} | {count / (time.perf_counter() - started):,.0f} |")
 
 
+def cpu_seconds(pid):
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def players_play(url, options):
+    """Each player changes a box, waits for its RESULT, and again, for ``seconds``; the SET-to-RESULT times."""
+    from tests.players import NetPlayer
+
+    players = [await NetPlayer(url, local_address=f"127.0.0.{2 + k}").join() for k in range(options.players)]
+    times, loop = [], asyncio.get_running_loop()
+    until = loop.time() + options.seconds
+
+    async def play(player, rng):
+        while loop.time() < until:
+            sent = loop.time()
+            await player.send_set(rng.randrange(100_000), rng.randrange(2))
+            await player.receive_result(timeout=30)
+            times.append(loop.time() - sent)
+            await player.ack()
+
+    await asyncio.gather(*(play(player, random.Random(k)) for k, player in enumerate(players)))
+    for player in players:
+        await player.leave()
+    return sorted(times)
+
+
+async def end_to_end(options, redis_server, directory):
+    from tests.servers import Daphne
+
+    print(f"{options.players} players, one change in flight each, {options.seconds:g} s per run, one daphne\n")
+    print("| log | changes/s | SET to RESULT p50 | p99 | daphne CPU per change | Redis CPU per change |")
+    print("|---|---|---|---|---|---|")
+    for enabled in ("0", "1", "0", "1"):
+        state.sync_client().flushall()
+        server = Daphne(directory, REDIS_URL=redis_server.url, HISTORY_ENABLED=enabled).start()
+        try:
+            daphne, redis_cpu = cpu_seconds(server.process.pid), cpu_seconds(redis_server.process.pid)
+            times = await players_play(server.url, options)
+            daphne = cpu_seconds(server.process.pid) - daphne
+            redis_cpu = cpu_seconds(redis_server.process.pid) - redis_cpu
+        finally:
+            server.stop()
+        count = len(times)
+        p50, p99 = times[count // 2] * 1000, times[int(count * 0.99)] * 1000
+        print(
+            f"| {'on' if enabled == '1' else 'off'} | {count / options.seconds:,.0f} | {p50:.1f} ms | {p99:.1f} ms "
+            f"| {daphne / count * 1e6:.0f} µs | {redis_cpu / count * 1e6:.1f} µs |"
+        )
+
+
 def main(options):
     call_command("migrate", verbosity=0)
     with tempfile.TemporaryDirectory() as directory:
         server = LocalRedis(directory).start()
         try:
             settings.REDIS_URL = server.url
-            settings.BOARD_DEFAULT_SIZE = BOXES
             state.reset_clients()
+            if options.end_to_end:
+                # The daphne reads the benchmark's database: the default board is made there.
+                Board.objects.default()
+                asyncio.run(end_to_end(options, server, directory))
+                return
+            settings.BOARD_DEFAULT_SIZE = BOXES
             cost(options)
             memory(options)
             reading(options)
@@ -180,6 +244,9 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--changes", type=int, default=100_000, help="changes per measurement (default 100000)")
+    parser.add_argument("--end-to-end", action="store_true", help="through daphne, log off and on")
+    parser.add_argument("--players", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15)
     try:
         main(parser.parse_args())
     finally:
