@@ -1,5 +1,6 @@
 """Reverting a vandal: their changes undone from the log, everyone else's kept, every player seeing it live."""
 
+import asyncio
 import ipaddress
 
 import pytest
@@ -29,6 +30,13 @@ async def sets(player, changes):
         await player.receive_result()
 
 
+async def moment():
+    """Now, then a few milliseconds: the log keeps milliseconds, and a change in since's own one counts as before."""
+    now = timezone.now()
+    await asyncio.sleep(0.005)
+    return now
+
+
 def bit(index):
     return state.sync_client().getbit(state.keys("main")[0], index)
 
@@ -38,7 +46,7 @@ async def vandalised_drawing():
     board = await main_board()
     alice, bob, vandal = [await Player(address=a).join(board) for a in (ALICE, BOB, VANDAL)]
     await sets(alice, [(box, 1) for box in DRAWING])
-    since = timezone.now()
+    since = await moment()
     await sets(vandal, [(box, 0) for box in DRAWING] + [(box, 1) for box in range(200, 210)])
     # Bob wants 105 unchecked after all; he checks box 110 again, which the vandal then unchecks once more.
     await sets(bob, [(105, 1), (105, 0), (110, 1)])
@@ -119,7 +127,7 @@ async def test_a_frozen_board_is_reverted_too():
 async def test_a_revert_only_looks_at_changes_since_the_time_given():
     board, _ = await vandalised_drawing()
     vandal = await Player(address=VANDAL).join(board)
-    since = timezone.now()
+    since = await moment()
     await sets(vandal, [(300, 1)])
 
     done = await sync_to_async(moderation.revert)(board, VANDALS, since)
@@ -142,7 +150,7 @@ async def test_a_network_reverts_every_address_inside_it():
 async def test_changes_a_restore_already_replaced_are_not_reverted():
     board, _ = await vandalised_drawing()
     saved = await sync_to_async(snapshots.take)(board, Snapshot.Reason.MANUAL)
-    since = timezone.now()
+    since = await moment()
     vandal = await Player(address=VANDAL).join(board)
     await sets(vandal, [(500, 1)])
     await sync_to_async(moderation.restore)(saved)
