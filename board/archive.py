@@ -161,13 +161,20 @@ def read(slug, since=None, until=None):
                 yield entry
 
 
-def read_newest_first(slug, before=None):
-    """The archived entries older than id ``before`` (all of them when None), newest first."""
+def read_newest_first(slug, before=None, keep=None):
+    """The archived entries older than id ``before`` (all of them when None), newest first.
+
+    A day is read whole before its newest entry comes out: ``keep`` picks the
+    entries worth holding on to, so a search holds only what it looks for.
+    """
     limit = None if before is None else id_key(before)
     for day in reversed(days(slug)):
-        for entry in reversed(load(slug, day)):
-            if limit is None or id_key(entry.id) < limit:
-                yield entry
+        kept = [
+            entry
+            for entry in _entries(path(slug, day))
+            if (limit is None or id_key(entry.id) < limit) and (keep is None or keep(entry))
+        ]
+        yield from reversed(kept)
 
 
 # -- writing ------------------------------------------------------------------

@@ -25,11 +25,17 @@ def entries(board, since=None, until=None):
     yield from changelog.read(board.slug, start, changelog.upper_bound(until))
 
 
-def newest_first(board, keep=None):
-    """Every entry, live then archived, newest first; ``keep`` filters the live ones (changelog.read)."""
+def newest_first(board, keep=None, keep_raw=None):
+    """Every entry, live then archived, newest first.
+
+    ``keep`` skips entries; ``keep_raw`` does the same for live entries before
+    they are parsed (changelog.read), which is quicker.
+    """
     oldest_live = changelog.oldest_id(board.slug)
-    yield from changelog.read(board.slug, reverse=True, keep=keep)
-    yield from archive.read_newest_first(board.slug, before=oldest_live)
+    for entry in changelog.read(board.slug, reverse=True, keep=keep_raw):
+        if keep is None or keep(entry):
+            yield entry
+    yield from archive.read_newest_first(board.slug, before=oldest_live, keep=keep)
 
 
 # -- one box --------------------------------------------------------------------
@@ -51,15 +57,16 @@ def box_history(board, box, limit):
     """The newest ``limit`` entries that set ``box``, newest first."""
     wanted = str(box).encode()
 
-    def keep(fields):
+    def keep(entry):
+        return isinstance(entry, Reset) or entry.box == box
+
+    def keep_raw(fields):
         return fields[0] != b"box" or fields[1] == wanted
 
     found = []
-    for entry in newest_first(board, keep):
-        if isinstance(entry, Reset):
-            found.append(BoxEvent(entry, _bit(bits_named(board, entry.digest), box)))
-        elif entry.box == box:
-            found.append(BoxEvent(entry, entry.value))
+    for entry in newest_first(board, keep, keep_raw):
+        value = _bit(bits_named(board, entry.digest), box) if isinstance(entry, Reset) else entry.value
+        found.append(BoxEvent(entry, value))
         if len(found) >= limit:
             break
     return found

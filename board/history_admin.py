@@ -34,6 +34,9 @@ PAGES = {
 }
 # Rows of an activity page; the picture and the counts cover every change.
 SHOWN_CHANGES = 200
+# A timelapse renders in the serving process, every frame in memory until
+# encoded: bigger ones are for `manage.py timelapse`.
+ADMIN_MAX_FRAMES = 120
 
 
 def urls(model_admin):
@@ -127,7 +130,7 @@ class RevertForm(forms.Form):
 class TimelapseForm(WindowForm):
     since = MomentField(initial="1h")
     until = MomentField(default="now")
-    frames = forms.IntegerField(min_value=2, max_value=timelapse.MAX_FRAMES, initial=60)
+    frames = forms.IntegerField(min_value=2, max_value=ADMIN_MAX_FRAMES, initial=60)
     fps = forms.IntegerField(min_value=1, max_value=timelapse.MAX_FPS, initial=10, label="Frames per second")
 
 

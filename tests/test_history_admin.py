@@ -281,4 +281,4 @@ def test_the_timelapse_page_says_why_it_cannot_render(moderator_client, vandalis
 def test_the_timelapse_page_refuses_too_many_frames(moderator_client, vandalised):
     board, _ = vandalised
     html = moderator_client.get(url(board, "timelapse"), {"since": "1h", "until": "now", "frames": 5000, "fps": 5})
-    assert "Ensure this value is less than or equal to 1000." in html.content.decode()
+    assert "Ensure this value is less than or equal to 120." in html.content.decode()
