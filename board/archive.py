@@ -206,8 +206,15 @@ class DayWriter:
         self._write_text(f"{MAGIC} board={slug} day={day.isoformat()} anonymous-before={anonymous_before}\n")
         self._write_text(COLUMNS)
         if self.final.exists():
-            for entry in _entries(self.final):
+            self._copy(self.final)
+
+    def _copy(self, old):
+        try:
+            for entry in _entries(old):
                 self.add(entry)
+        except ArchiveError:
+            self.discard()
+            raise
 
     def add(self, entry):
         """Append ``entry`` unless the file already has it; whether it was new."""

@@ -201,3 +201,16 @@ def test_box_history_revert_and_timelapse_read_archived_history(main_board):
     assert plan.restore == {10: 1, 12: 0}
     boards = list(timelapse.boards(main_board, [since, until]))
     assert boards[-1] == state.read(main_board)[0]
+
+
+def test_archiving_into_a_damaged_day_file_is_an_error_that_keeps_the_entries_in_redis(played, history_archives):
+    archive_all(played)
+    (file,) = (history_archives / "main").iterdir()
+    file.write_bytes(file.read_bytes()[:40])
+    state.apply(played, [(9, 1)], [ALICE])
+
+    with pytest.raises(archive.ArchiveError, match="Could not read the history archive"):
+        archive_all(played)
+
+    assert [c.box for c in changelog.read("main")] == [9]
+    assert [p.name for p in (history_archives / "main").iterdir()] == [file.name]
