@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-from . import activity, moderation, pictures, snapshots, state
+from . import activity, history_admin, moderation, pictures, snapshots, state
 from .bans import BanList
 from .models import Ban, Board, Snapshot, ban_network
 
@@ -92,7 +92,11 @@ class BoardAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         picture = self.admin_site.admin_view(self.picture_view)
-        return [path("<path:object_id>/picture.png", picture, name="board_board_picture"), *super().get_urls()]
+        return [
+            path("<path:object_id>/picture.png", picture, name="board_board_picture"),
+            *history_admin.urls(self),
+            *super().get_urls(),
+        ]
 
     # -- columns
 
@@ -228,7 +232,10 @@ class BoardAdmin(admin.ModelAdmin):
             banned = BanList(Ban.objects.active())
         except state.StateUnavailable:
             active, banned = None, BanList()
-        networks = [(network, changes, _ban_until(banned, network)) for network, changes in (active or [])[:20]]
+        networks = [
+            (network, changes, _ban_until(banned, network), _history_query(network))
+            for network, changes in (active or [])[:20]
+        ]
         return {
             "live": self._live(board),
             "live_picture": picture_html(
@@ -239,6 +246,11 @@ class BoardAdmin(admin.ModelAdmin):
             "activity_minutes": settings.BOARD_ACTIVITY_MINUTES,
             "can_ban": request.user.has_perm("board.add_ban"),
             "ban_url": reverse("admin:board_ban_add"),
+            "history_pages": history_admin.links(request, board),
+            "activity_url": reverse("admin:board_board_activity", args=[board.pk]),
+            "revert_url": reverse("admin:board_board_revert", args=[board.pk]),
+            "can_view_history": request.user.has_perm("board.view_history"),
+            "can_revert": request.user.has_perm("board.revert_changes"),
             "recent_snapshots": board.snapshots.defer("data")[:5],
             "snapshots_url": reverse("admin:board_snapshot_changelist")
             + "?"
@@ -256,6 +268,11 @@ class BoardAdmin(admin.ModelAdmin):
         except state.StateUnavailable:
             return HttpResponse("Redis did not answer.", status=503, content_type="text/plain")
         return png_response(pictures.picture(bits, board.size))
+
+
+def _history_query(network):
+    """The query string opening a network's activity (or revert) page over the activity list's minutes."""
+    return urlencode({"network": network, "since": f"{settings.BOARD_ACTIVITY_MINUTES}m"})
 
 
 def _ban_until(banned, network):
@@ -417,18 +434,16 @@ class SnapshotAdmin(admin.ModelAdmin):
 
 def picture_html(url, size, alt):
     width, height = pictures.layout(size)
-    if size > pictures.PICTURE_MAX_BOXES:
-        legend = "Shrunk to fit: each pixel is a square block of boxes, the darker the fuller."
-    else:
-        legend = "One pixel per box. Checked boxes are dark."
+    legend = pictures.legend(size)
+    if size <= pictures.PICTURE_MAX_BOXES:
+        legend += " Checked boxes are dark."
     return format_html(
         '<a href="{url}"><img class="board-picture" src="{url}" alt="{alt}" width="{w}" height="{h}"></a>'
-        '<p class="help">Box 0 at the top left, rows of {row} boxes. {legend}</p>',
+        '<p class="help">{legend}</p>',
         url=url,
         alt=alt,
         w=width,
         h=height,
-        row=f"{width:,}",
         legend=legend,
     )
 

@@ -35,7 +35,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import activity, bans, limits, protocol, snapshots, state, transport
+from . import activity, bans, changelog, limits, protocol, snapshots, state, transport
 from .models import Board
 from .state import Status
 
@@ -91,6 +91,23 @@ def _stop_if_cancelled():
         raise asyncio.CancelledError()
 
 
+def _authors(accepted):
+    """Who sent each change, for the board's log: worked out once per socket per batch."""
+    known, authors = {}, []
+    for consumer, _, _ in accepted:
+        author = known.get(consumer)
+        if author is None:
+            author = known[consumer] = author_of(consumer)
+        authors.append(author)
+    return authors
+
+
+def author_of(consumer):
+    """A socket's identity in the log: its network (as bans and limits group it), address and connection id."""
+    network, address = consumer.network, consumer.address
+    return state.Author(str(network) if network else "", str(address) if address else "", consumer.connection_id)
+
+
 async def publish(slug, message):
     """Send a hub event (``board.reset``, ``board.frozen``, …) to every process."""
     await get_channel_layer().group_send(state.group_name(slug), message)
@@ -119,9 +136,10 @@ class BoardHub:
             return
         for job in (self._write_loop, self._flush_loop, self._subscribe_loop, self._beacon_loop):
             self._tasks.append(asyncio.ensure_future(job()))
-        # Moderation housekeeping: periodic snapshots, and the tally of who changes what.
+        # Moderation housekeeping: periodic snapshots, the tally of who changes what, the log's retention.
         self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
         self._tasks.append(asyncio.ensure_future(self.activity.flush_periodically()))
+        self._tasks.append(asyncio.ensure_future(changelog.trim_periodically(self.board.slug)))
 
     async def stop(self):
         # redis-py can finish a command instead of raising the CancelledError
@@ -180,9 +198,10 @@ class BoardHub:
                     await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
 
     async def _write(self, batch):
-        changes = [(index, value) for _, index, value, refusal in batch if refusal is None]
+        accepted = [(consumer, index, value) for consumer, index, value, refusal in batch if refusal is None]
+        changes = [(index, value) for _, index, value in accepted]
         try:
-            applied = await state.aapply(self.board, changes) if changes else None
+            applied = await state.aapply(self.board, changes, _authors(accepted)) if changes else None
         except state.StateUnavailable:
             await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
             await self.storage_lost()

@@ -53,6 +53,8 @@ class Board(models.Model):
         permissions = [
             ("freeze_board", "Can freeze and unfreeze a board"),
             ("clear_board", "Can clear a board"),
+            ("view_history", "Can see a board's history: who changed which box, and timelapses"),
+            ("revert_changes", "Can revert the changes a network made to a board"),
         ]
 
     def __str__(self):
@@ -118,6 +120,7 @@ class Snapshot(models.Model):
         CLEARED = "cleared", "Cleared"
         BEFORE_IMPORT = "before-import", "Before an import"
         IMPORTED = "imported", "Imported"
+        BEFORE_REVERT = "before-revert", "Before a revert"
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots")
     created = models.DateTimeField(default=timezone.now, db_index=True)

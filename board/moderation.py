@@ -6,17 +6,21 @@ on to the players (a ``frozen`` or ``resync`` control frame).
 
 Replacing the whole board (restore, clear, import) saves the board as it was
 first ("before …") and as it became after ("restored", …), so the change can be
-undone and a Redis loss right after it cannot bring the old board back.
+undone and a Redis loss right after it cannot bring the old board back. A
+revert saves the board first too, then changes the boxes it restores as players
+do, so they see it as ordinary changes; the board's log names who did each.
 """
 
 import logging
 from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.db import transaction
 
-from . import broadcast, snapshots, state
+from . import broadcast, history, protocol, snapshots, state
 from .models import Ban, Board, Snapshot
+from .moments import format_moment
 
 logger = logging.getLogger(__name__)
 
@@ -83,13 +87,63 @@ def import_bits(board, bits, user=None, source=""):
 def _replace(board, bits, event_reason, user, reasons, note):
     before_reason, after_reason = reasons
     before = snapshots.take(board, before_reason, user=user, note=f"Before {note}")
-    meta = state.replace(board, bits)
+    meta = state.replace(board, bits, reason=event_reason, by=done_by(user))
     announce(board.slug, {"type": "board.reset", "reason": event_reason})
     bits = state.mask_padding(bytes(bits), board.size)
     after = Snapshot.of(board, bits, meta.version, meta.count, reason=after_reason, taken_by=user, note=f"After {note}")
     after.save()
     logger.info("Board %s %s; snapshots #%d before and #%d after", board.slug, event_reason, before.pk, after.pk)
     return Replaced(before, after, meta)
+
+
+@dataclass(frozen=True)
+class Reverted:
+    """The outcome of a revert: what it worked out, the snapshot saved first, and the boxes it changed."""
+
+    plan: history.RevertPlan
+    before: Snapshot
+    changed: int
+
+
+def revert(board, network, since, user=None):
+    """Undo what ``network`` did to ``board`` since ``since``, except where someone changed a box after it.
+
+    The plan is worked out from the log at this moment (a preview may be older),
+    the board is saved as a "before a revert" snapshot, and the boxes change in
+    batches, frozen board or not, each batch reaching every player as an
+    ordinary update. Race: a player changing one of these boxes between the
+    log being read and the batch applying is overwritten (and logged).
+    """
+    plan = history.revert_plan(board, network, since)
+    if not plan.restore:
+        raise ModerationError(
+            f"Nothing to revert: no box on {board} still holds a change {network} made since {format_moment(since)}."
+        )
+    note = f"Before reverting {network} since {format_moment(since)}"
+    before = snapshots.take(board, Snapshot.Reason.BEFORE_REVERT, user=user, note=note[:200])
+    author = state.Author(connection=f"revert by {done_by(user)}")
+    changes = sorted(plan.restore.items())
+    changed = 0
+    for start in range(0, len(changes), settings.BOARD_MAX_BATCH):
+        batch = changes[start : start + settings.BOARD_MAX_BATCH]
+        applied = state.apply(board, batch, [author] * len(batch), force=True)
+        changed += _announce_changes(board.slug, applied, batch)
+    logger.info("Reverted %d boxes of board %s changed by %s since %s", changed, board.slug, network, since)
+    return Reverted(plan, before, changed)
+
+
+def _announce_changes(slug, applied, changes):
+    """Send the changes that applied to every process's players, as a hub's batch; how many there were."""
+    done = [change for change, status in zip(changes, applied.statuses, strict=True) if status == state.Status.APPLIED]
+    if done:
+        run = protocol.encode_run(applied.epoch, applied.from_version, done)
+        announce(slug, {"type": "board.batch", "origin": "moderation", "runs": run})
+    return len(done)
+
+
+def done_by(user):
+    """How the board's log names a moderator's or a command's work: ``admin:erin``, or ``command``."""
+    return f"admin:{user.get_username()}" if user is not None else "command"
 
 
 def ban(network, reason, expires=None, user=None):

@@ -92,6 +92,23 @@ def picture(bits, size):
     return density(bits, size, math.isqrt(PICTURE_MAX_BOXES))
 
 
+def picture_size(size):
+    """``(width, height)`` of :func:`picture` for a board of ``size`` boxes."""
+    width, height = layout(size)
+    if size <= PICTURE_MAX_BOXES:
+        return width, height
+    factor = max(1, math.ceil(max(width, height) / math.isqrt(PICTURE_MAX_BOXES)))
+    return math.ceil(width / factor), math.ceil(height / factor)
+
+
+def legend(size):
+    """How to read :func:`picture` of a board of ``size`` boxes, in a sentence or two."""
+    row = f"Box 0 at the top left, rows of {layout(size)[0]:,} boxes."
+    if size > PICTURE_MAX_BOXES:
+        return f"{row} Shrunk to fit: each pixel is a square block of boxes, the darker the fuller."
+    return f"{row} One pixel per box."
+
+
 def thumbnail(bits, size, side=THUMBNAIL_SIDE):
     width, height = layout(size)
     if max(width, height) <= side:

@@ -8,9 +8,11 @@ A board is two keys sharing a hash tag, so a Redis Cluster keeps them together:
 - ``<prefix>:{<slug>}:meta``: a hash of ``size``, ``frozen``, ``count`` (boxes
   checked), ``version`` (real changes applied in this epoch) and ``epoch`` (a
   random number that changes whenever the whole bitset is replaced).
+- ``<prefix>:{<slug>}:log``: the board's history, a stream with one entry per
+  applied change and one per replaced bitset (docs/history.md).
 
-Only the Lua scripts below change them, so a change, its count and its version
-move together or not at all. A change is "set box i to v", never "toggle": a
+Only the Lua scripts below change them, so a change, its count, its version and
+its entry in the log move together or not at all. A change is "set box i to v", never "toggle": a
 repeated or replayed change leaves the board as it was, and only a change that
 really flips a bit bumps the version.
 
@@ -20,10 +22,13 @@ ones serve views, the admin and management commands.
 
 import asyncio
 import enum
+import hashlib
+import itertools
 import secrets
 import time
 import weakref
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 import redis.asyncio
@@ -88,15 +93,54 @@ class Applied:
         return out
 
 
-APPLY_LUA = """
+class Author(NamedTuple):
+    """Who made a change, as the board's log records it (docs/history.md).
+
+    A player is known by the network bans and limits group it into, its address
+    and its socket's connection id. A change made by a moderator or a command
+    has no network; ``connection`` then says what made it ("revert:erin").
+    """
+
+    network: str = ""
+    address: str = ""
+    connection: str = ""
+
+
+NOBODY = Author()
+
+# What the scripts that change a board share: appending to its log and keeping
+# the log within retention. Length is trimmed approximately (whole stream nodes,
+# which is cheap) and age exactly, since addresses must go when retention says;
+# an idle log expires as a whole once its newest entry is past retention.
+LOG_LUA = """
+local function trim(log, max_entries, retention_ms)
+  local now = redis.call('TIME')
+  local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - retention_ms
+  redis.call('XTRIM', log, 'MAXLEN', '~', max_entries)
+  redis.call('XTRIM', log, 'MINID', cutoff)
+  redis.call('PEXPIRE', log, retention_ms)
+end
+local function log_reset(log, reason, version, epoch, digest, by)
+  redis.call('XADD', log, '*', 'reset', reason, 'version', version, 'epoch', epoch, 'digest', digest, 'by', by)
+end
+"""
+
+# KEYS: bits, meta, log. ARGV: log (1 records the applied changes), max entries,
+# retention ms, force (1 applies even to a frozen board), the number of
+# authors n, their 3n fields (network, address, connection), then a
+# (box, value, author number) triple per change.
+APPLY_LUA = (
+    LOG_LUA
+    + """
 local meta = redis.call('HMGET', KEYS[2], 'size', 'frozen', 'version', 'epoch', 'count')
 if not meta[1] then return {0} end
 local size = tonumber(meta[1])
-local frozen = meta[2] == '1'
+local frozen = meta[2] == '1' and ARGV[4] ~= '1'
 local version = tonumber(meta[3])
+local logging = ARGV[1] == '1'
 local out = {tonumber(meta[4]), version, 0}
 local applied, delta = 0, 0
-for i = 1, #ARGV, 2 do
+for i = 6 + 3 * tonumber(ARGV[5]), #ARGV, 3 do
   local index, value = tonumber(ARGV[i]), tonumber(ARGV[i + 1])
   local status
   if frozen then
@@ -111,20 +155,32 @@ for i = 1, #ARGV, 2 do
     status = 0
     applied = applied + 1
     delta = delta + (value == 1 and 1 or -1)
+    if logging then
+      -- Author k's fields are ARGV[3k + 3] to ARGV[3k + 5].
+      local a = 3 * tonumber(ARGV[i + 2]) + 3
+      redis.call('XADD', KEYS[3], '*', 'box', ARGV[i], 'value', ARGV[i + 1], 'version', version + applied,
+        'network', ARGV[a], 'address', ARGV[a + 1], 'connection', ARGV[a + 2])
+    end
   end
   out[#out + 1] = status
 end
 if applied > 0 then
   redis.call('HINCRBY', KEYS[2], 'version', applied)
   redis.call('HINCRBY', KEYS[2], 'count', delta)
+  if logging then trim(KEYS[3], ARGV[2], tonumber(ARGV[3])) end
 end
 out[3] = tonumber(meta[5]) + delta
 return out
 """
+)
 
 # Creates the state only if it is not there, so when several processes notice
-# a missing board at once, exactly one of them initialises it.
-INIT_LUA = """
+# a missing board at once, exactly one of them initialises it. ARGV: size,
+# frozen, epoch, version, bits ('' for empty), then the log's: log, reason,
+# digest, max entries, retention ms.
+INIT_LUA = (
+    LOG_LUA
+    + """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) == 2 then return 0 end
 local size = tonumber(ARGV[1])
 redis.call('DEL', KEYS[1])
@@ -136,19 +192,33 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'size', ARGV[1], 'frozen', ARGV[2], 'epoch', ARGV[3],
   'version', ARGV[4], 'count', redis.call('BITCOUNT', KEYS[1]))
+if ARGV[6] == '1' then
+  log_reset(KEYS[3], ARGV[7], ARGV[4], ARGV[3], ARGV[8], '')
+  trim(KEYS[3], ARGV[9], tonumber(ARGV[10]))
+end
 return 1
 """
+)
 
 # Swaps in a whole new bitset (restore, clear, import) atomically, under a new
-# epoch so that every client knows to fetch the state again.
-REPLACE_LUA = """
+# epoch so that every client knows to fetch the state again. ARGV: bits, epoch,
+# then the log's: log, reason, digest, by, max entries, retention ms.
+REPLACE_LUA = (
+    LOG_LUA
+    + """
 local size = redis.call('HGET', KEYS[2], 'size')
 if not size then return -1 end
 if string.len(ARGV[1]) ~= math.floor((tonumber(size) + 7) / 8) then return -2 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'count', redis.call('BITCOUNT', KEYS[1]))
-return redis.call('HINCRBY', KEYS[2], 'version', 1)
+local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
+if ARGV[3] == '1' then
+  log_reset(KEYS[3], ARGV[4], version, ARGV[2], ARGV[5], ARGV[6])
+  trim(KEYS[3], ARGV[7], tonumber(ARGV[8]))
+end
+return version
 """
+)
 
 FREEZE_LUA = """
 if redis.call('EXISTS', KEYS[2]) == 0 then return -1 end
@@ -163,6 +233,15 @@ REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 def keys(slug):
     prefix = settings.REDIS_PREFIX
     return f"{prefix}:{{{slug}}}:bits", f"{prefix}:{{{slug}}}:meta"
+
+
+def log_key(slug):
+    """The board's history: a stream of its changes (docs/history.md)."""
+    return f"{settings.REDIS_PREFIX}:{{{slug}}}:log"
+
+
+def _script_keys(slug):
+    return [*keys(slug), log_key(slug)]
 
 
 def presence_key(slug):
@@ -204,11 +283,29 @@ def _parse_applied(reply):
     return Applied(epoch, from_version, count, [Status(s) for s in statuses])
 
 
-def _apply_args(changes):
-    args = []
-    for index, value in changes:
-        args += (index, value)
-    return args
+def _log_args():
+    """The log's settings as the scripts take them: on or off, max entries, retention in ms."""
+    retention_ms = settings.HISTORY_RETENTION_HOURS * 3_600_000
+    return [int(settings.HISTORY_ENABLED), settings.HISTORY_MAX_ENTRIES, retention_ms]
+
+
+def _apply_args(changes, authors=None, force=False):
+    """APPLY_LUA's ARGV: each distinct author once, then ``(box, value, author number)`` per change."""
+    pairs = zip(changes, authors, strict=True) if authors is not None else zip(changes, itertools.repeat(NOBODY))
+    numbers, fields, args = {}, [], []
+    for (index, value), author in pairs:
+        number = numbers.get(author)
+        if number is None:
+            number = numbers[author] = len(numbers) + 1
+            fields += author
+        args += (index, value, number)
+    log, max_entries, retention_ms = _log_args()
+    return [log, max_entries, retention_ms, int(force), len(numbers), *fields, *args]
+
+
+def content_digest(bits):
+    """SHA-256 of a bitset, as snapshots record it (``models.digest``): how the log names a whole board."""
+    return hashlib.sha256(bits).hexdigest()
 
 
 def _init_args(board, initial):
@@ -217,7 +314,12 @@ def _init_args(board, initial):
         raise ValueError(
             f"initial state has {len(bits)} bytes; a board of {board.size} needs {byte_length(board.size)}"
         )
-    return [board.size, int(board.frozen), new_epoch(), version, mask_padding(bits, board.size)]
+    bits = mask_padding(bits, board.size)
+    log, max_entries, retention_ms = _log_args()
+    # The log names the board it starts from, so that a replay can begin there.
+    reason = "recovered" if bits else "created"
+    digest = content_digest(bits or bytes(byte_length(board.size))) if log else ""
+    return [board.size, int(board.frozen), new_epoch(), version, bits, log, reason, digest, max_entries, retention_ms]
 
 
 class _Scripts:
@@ -315,7 +417,7 @@ def ensure(board):
         if scripts.client.exists(bits, version) == 2:
             return False
         args = _init_args(board, board.initial_state())
-        return scripts.init(keys=keys(board.slug), args=args) == 1
+        return scripts.init(keys=_script_keys(board.slug), args=args) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
@@ -336,31 +438,39 @@ def read(board):
             raise StateUnavailable(str(error)) from error
 
 
-def apply(board, changes):
+def apply(board, changes, authors=None, force=False):
     """Apply ``[(index, value), …]`` in order; see :class:`Applied`.
 
-    A board with no live state is initialised first, so a change never lands
-    on a board that recovery has not restored yet.
+    ``authors`` (one :class:`Author` per change) is what the log records for
+    each change that applies; ``force`` applies them even to a frozen board (a
+    moderator's revert). A board with no live state is initialised first, so a
+    change never lands on a board that recovery has not restored yet.
     """
-    args = _apply_args(changes)
+    args = _apply_args(changes, authors, force)
     try:
         try:
-            return _parse_applied(sync_scripts().apply(keys=keys(board.slug), args=args))
+            return _parse_applied(sync_scripts().apply(keys=_script_keys(board.slug), args=args))
         except StateMissing:
             ensure(board)
-            return _parse_applied(sync_scripts().apply(keys=keys(board.slug), args=args))
+            return _parse_applied(sync_scripts().apply(keys=_script_keys(board.slug), args=args))
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
 
-def replace(board, bits):
-    """Replace the whole bitset atomically under a new epoch; returns the new Meta."""
+def replace(board, bits, reason="replaced", by=""):
+    """Replace the whole bitset atomically under a new epoch; returns the new Meta.
+
+    The log records ``reason`` ("restored", "cleared", …), ``by`` whom, and
+    the new bitset's digest, by which a replay finds the snapshot holding it.
+    """
     bits = mask_padding(bytes(bits), board.size)
     if len(bits) != byte_length(board.size):
         raise ValueError(f"{len(bits)} bytes given; a board of {board.size} boxes needs {byte_length(board.size)}")
     ensure(board)
+    log, max_entries, retention_ms = _log_args()
+    args = [bits, new_epoch(), log, reason, content_digest(bits) if log else "", by, max_entries, retention_ms]
     try:
-        result = sync_scripts().replace(keys=keys(board.slug), args=[bits, new_epoch()])
+        result = sync_scripts().replace(keys=_script_keys(board.slug), args=args)
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
     if result < 0:
@@ -401,9 +511,9 @@ def live_players(entries, now):
 
 
 def forget(board):
-    """Delete the board's live state (used when a board is deleted)."""
+    """Delete the board's live state and its log (used when a board is deleted)."""
     try:
-        sync_client().delete(*keys(board.slug), presence_key(board.slug))
+        sync_client().delete(*_script_keys(board.slug), presence_key(board.slug))
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
@@ -428,7 +538,7 @@ async def aensure(board):
         if await scripts.client.exists(*keys(board.slug)) == 2:
             return False
         initial = await sync_to_async(board.initial_state)()
-        return await scripts.init(keys=keys(board.slug), args=_init_args(board, initial)) == 1
+        return await scripts.init(keys=_script_keys(board.slug), args=_init_args(board, initial)) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
@@ -448,13 +558,13 @@ async def aread(board):
             raise StateUnavailable(str(error)) from error
 
 
-async def aapply(board, changes):
-    args = _apply_args(changes)
+async def aapply(board, changes, authors=None):
+    args = _apply_args(changes, authors)
     try:
         try:
-            return _parse_applied(await async_scripts().apply(keys=keys(board.slug), args=args))
+            return _parse_applied(await async_scripts().apply(keys=_script_keys(board.slug), args=args))
         except StateMissing:
             await aensure(board)
-            return _parse_applied(await async_scripts().apply(keys=keys(board.slug), args=args))
+            return _parse_applied(await async_scripts().apply(keys=_script_keys(board.slug), args=args))
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error

@@ -289,3 +289,18 @@ BOARD_SHUTDOWN_SNAPSHOT_SECONDS = env_int("BOARD_SHUTDOWN_SNAPSHOT_SECONDS", 10,
 BOARD_BAN_REFRESH_SECONDS = env_int("BOARD_BAN_REFRESH_SECONDS", 30, minimum=1)
 # How far back the admin's list of active networks looks.
 BOARD_ACTIVITY_MINUTES = env_int("BOARD_ACTIVITY_MINUTES", 10, minimum=1, maximum=60)
+
+# History
+# Every applied change is appended to its board's log in Redis, in the same Lua
+# call that changes the bit (docs/history.md). Off, changes are not logged (the
+# log already there ages out as usual).
+HISTORY_ENABLED = env_bool("HISTORY_ENABLED", True)
+# The log keeps changes this long, and at most about this many per board (about
+# 70 bytes of Redis memory each); network addresses are kept no longer,
+# archives included (docs/privacy.md).
+HISTORY_RETENTION_HOURS = env_int("HISTORY_RETENTION_HOURS", 24, minimum=1)
+HISTORY_MAX_ENTRIES = env_int("HISTORY_MAX_ENTRIES", 2_000_000, minimum=1000)
+# `archivelog` moves older changes here, one gzip file per board per day, and
+# deletes files older than this many days (0 keeps them forever).
+HISTORY_ARCHIVE_DIR = Path(env_str("HISTORY_ARCHIVE_DIR", str(DATA_DIR / "history"))).resolve()
+HISTORY_ARCHIVE_DAYS = env_int("HISTORY_ARCHIVE_DAYS", 30, minimum=0)

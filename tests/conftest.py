@@ -41,6 +41,13 @@ def abuse_limits_off():
         setattr(settings, name, value)
 
 
+@pytest.fixture(autouse=True)
+def history_archives(settings, tmp_path):
+    """Each test's history archives in a directory of its own, never the checkout's data/."""
+    settings.HISTORY_ARCHIVE_DIR = tmp_path / "history"
+    return settings.HISTORY_ARCHIVE_DIR
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     """A redis-server of the tests' own on a free port, never the one at 6379."""
@@ -177,11 +184,12 @@ def moderators_group(db):
 
     from django.contrib.auth.models import Group, Permission
 
-    migration = import_module("board.migrations.0003_moderators_group")
-    group, created = Group.objects.get_or_create(name=migration.GROUP)
+    migrations = [import_module(f"board.migrations.{name}") for name in ("0003_moderators_group", "0004_history")]
+    group, created = Group.objects.get_or_create(name=migrations[0].GROUP)
     if created:
-        for model, codename in migration.PERMISSIONS:
-            group.permissions.add(Permission.objects.get(content_type__model=model, codename=codename))
+        for migration in migrations:
+            for model, codename in migration.PERMISSIONS:
+                group.permissions.add(Permission.objects.get(content_type__model=model, codename=codename))
     return group
 
 

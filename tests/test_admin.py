@@ -51,7 +51,7 @@ def png_of(response):
 # -- the Moderators group ----------------------------------------------------------
 
 
-def test_the_migration_makes_a_moderators_group_with_just_the_moderation_permissions():
+def test_the_migrations_make_a_moderators_group_with_just_the_moderation_permissions():
     group = Group.objects.get(name="Moderators")
     assert sorted(group.permissions.values_list("codename", flat=True)) == [
         "add_ban",
@@ -60,9 +60,11 @@ def test_the_migration_makes_a_moderators_group_with_just_the_moderation_permiss
         "delete_ban",
         "freeze_board",
         "restore_snapshot",
+        "revert_changes",
         "take_snapshot",
         "view_ban",
         "view_board",
+        "view_history",
         "view_snapshot",
     ]
 

@@ -1,14 +1,17 @@
-"""What the operators' commands share: finding a board, asking for confirmation, showing progress."""
+"""What the operators' commands share: finding a board, reading times and networks, confirming, showing progress."""
 
 import sys
 import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
 from board import state
-from board.models import Board
+from board.archive import ArchiveError
+from board.models import Board, ban_network
+from board.moments import format_moment, parse_moment
 
 
 def add_board_argument(parser):
@@ -68,3 +71,54 @@ def redis_errors():
             f"Redis did not answer at {settings.REDIS_URL} ({error}). "
             "Check that it is running and that REDIS_URL points at it."
         ) from None
+
+
+@contextmanager
+def history_errors():
+    """As :func:`redis_errors`, and an archive that cannot be read or written as a CommandError."""
+    with redis_errors():
+        try:
+            yield
+        except ArchiveError as error:
+            raise CommandError(str(error)) from None
+        except state.REDIS_ERRORS as error:
+            raise state.StateUnavailable(str(error)) from error
+
+
+def moment(option, text, now):
+    """A ``--since``/``--until`` value as a datetime, or a CommandError saying what to write."""
+    try:
+        value = parse_moment(text, now)
+    except ValueError as error:
+        raise CommandError(f"{option}: {error}") from None
+    if value > now:
+        raise CommandError(f"{option} {text} is in the future ({format_moment(value)}); history ends now.")
+    return value
+
+
+def network(text):
+    """An ``--ip`` value as the network it stands for (as bans group it), or a CommandError."""
+    try:
+        return ban_network(text)
+    except ValidationError as error:
+        raise CommandError(f"--ip: {' '.join(error.messages)}") from None
+
+
+class ProgressBar:
+    """``Rendering [########------------] 40/100`` on one line, redrawn as work is done."""
+
+    WIDTH = 30
+
+    def __init__(self, stream, label):
+        self.stream = stream
+        self.label = label
+        self.drawn = -1
+
+    def update(self, done, total):
+        filled = self.WIDTH * done // total
+        if filled == self.drawn and done != total:
+            return
+        self.drawn = filled
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}", ending="\n" if done == total else "")
+        self.stream.flush()

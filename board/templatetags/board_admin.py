@@ -1,5 +1,7 @@
 from django import template
 
+from board.moments import format_moment
+
 register = template.Library()
 
 
@@ -10,3 +12,9 @@ def thousands(number):
         return f"{int(number):,}"
     except (TypeError, ValueError):
         return number
+
+
+@register.filter
+def moment(value):
+    """A datetime as the history tools write it: UTC, to the millisecond."""
+    return format_moment(value) if value else ""

@@ -1,0 +1,304 @@
+"""
+The board admin's history pages (docs/history.md): a box's changes, what a
+network did, reverting it, and a timelapse. Each is a page of the board in the
+admin, for moderators with ``board.view_history`` (reverting also needs
+``board.revert_changes``); the board's change page links to them.
+"""
+
+import base64
+from datetime import timedelta
+from functools import partial
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import urlencode
+
+from . import history, moderation, pictures, state, timelapse
+from .archive import ArchiveError
+from .models import ban_network
+from .moments import MOMENT_HELP, format_moment, parse_moment
+
+PAGES = {
+    "boxes": "Box history",
+    "activity": "Changes by a network",
+    "revert": "Revert a network",
+    "timelapse": "Timelapse",
+}
+# Rows of an activity page; the picture and the counts cover every change.
+SHOWN_CHANGES = 200
+# A timelapse renders in the serving process, every frame in memory until
+# encoded: bigger ones are for `manage.py timelapse`.
+ADMIN_MAX_FRAMES = 120
+
+
+def urls(model_admin):
+    wrap = model_admin.admin_site.admin_view
+    views = {"boxes": box_history, "activity": activity, "revert": revert, "timelapse": timelapse_page}
+    return [
+        path(f"<path:object_id>/{name}/", wrap(partial(view, model_admin)), name=f"board_board_{name}")
+        for name, view in views.items()
+    ]
+
+
+def links(request, board):
+    """The history pages this user may open, as ``(title, url)``."""
+    if not request.user.has_perm("board.view_history"):
+        return []
+    pages = [name for name in PAGES if name != "revert" or request.user.has_perm("board.revert_changes")]
+    return [(PAGES[name], reverse(f"admin:board_board_{name}", args=[board.pk])) for name in pages]
+
+
+# -- forms --------------------------------------------------------------------
+
+
+class MomentField(forms.CharField):
+    """A moment typed as ``2h`` (ago), ``now`` or an ISO date and time in UTC; ``default`` when left empty."""
+
+    def __init__(self, default=None, **kwargs):
+        self.default = default
+        help_text = f"Write {MOMENT_HELP}." + (f" Empty: {default}." if default else "")
+        super().__init__(help_text=help_text, max_length=40, required=default is None, **kwargs)
+
+    def clean(self, value):
+        text = super().clean(value) or self.default
+        now = timezone.now()
+        try:
+            moment = parse_moment(text, now)
+        except ValueError as error:
+            raise forms.ValidationError(str(error), code="invalid") from None
+        if moment > now:
+            raise forms.ValidationError(f"{format_moment(moment)} is in the future.", code="future")
+        return moment
+
+
+class NetworkField(forms.CharField):
+    """An address or network, grouped as bans group them (an IPv6 address means its /64)."""
+
+    def __init__(self, **kwargs):
+        help_text = "203.0.113.9, 203.0.113.0/24 or 2001:db8::/48. An IPv6 address means its /64."
+        super().__init__(help_text=help_text, max_length=50, **kwargs)
+
+    def clean(self, value):
+        return ban_network(super().clean(value))
+
+
+class BoxForm(forms.Form):
+    box = forms.IntegerField(min_value=0, help_text="Boxes are numbered from 0, as in a board's address (#51234).")
+    limit = forms.IntegerField(min_value=1, max_value=500, initial=50, required=False, help_text="Changes to show.")
+
+    def __init__(self, *args, board, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.board = board
+
+    def clean_box(self):
+        box = self.cleaned_data["box"]
+        if box >= self.board.size:
+            raise forms.ValidationError(
+                f"Box {box:,} does not exist: this board's boxes are 0 to {self.board.size - 1:,}."
+            )
+        return box
+
+
+class WindowForm(forms.Form):
+    def clean(self):
+        cleaned = super().clean()
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since and until and until <= since:
+            raise forms.ValidationError("The window ends before it starts.")
+        return cleaned
+
+
+class ActivityForm(WindowForm):
+    network = NetworkField()
+    since = MomentField(initial="1h")
+    until = MomentField(default="now")
+
+
+class RevertForm(forms.Form):
+    network = NetworkField()
+    since = MomentField(initial="1h")
+
+
+class TimelapseForm(WindowForm):
+    since = MomentField(initial="1h")
+    until = MomentField(default="now")
+    frames = forms.IntegerField(min_value=2, max_value=ADMIN_MAX_FRAMES, initial=60)
+    fps = forms.IntegerField(min_value=1, max_value=timelapse.MAX_FPS, initial=10, label="Frames per second")
+
+
+# -- pages --------------------------------------------------------------------
+
+
+def _board(model_admin, request, object_id, permission="board.view_history"):
+    board = model_admin.get_object(request, object_id)
+    if board is None:
+        raise Http404("No such board.")
+    if not request.user.has_perm(permission):
+        raise PermissionDenied
+    return board
+
+
+def _page(model_admin, request, board, name, form, extra):
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.model._meta,
+        "original": board,
+        "title": f"{PAGES[name]}: {board}",
+        "page_title": PAGES[name],
+        "pages": links(request, board),
+        "form": form,
+        "media": model_admin.media + form.media,
+        **extra,
+    }
+    return TemplateResponse(request, f"admin/board/board/{name}.html", context)
+
+
+def _unavailable(form, error):
+    if isinstance(error, state.StateUnavailable):
+        form.add_error(None, "Redis did not answer; try again in a moment.")
+    else:
+        form.add_error(None, str(error))
+
+
+def box_history(model_admin, request, object_id):
+    board = _board(model_admin, request, object_id)
+    form = BoxForm(request.GET or None, board=board)
+    rows = None
+    if form.is_valid():
+        try:
+            events = history.box_history(board, form.cleaned_data["box"], form.cleaned_data["limit"] or 50)
+            rows = [_row(board, event) for event in events]
+        except (state.StateUnavailable, ArchiveError) as error:
+            _unavailable(form, error)
+    extra = {"rows": rows, "retention_hours": settings.HISTORY_RETENTION_HOURS}
+    return _page(model_admin, request, board, "boxes", form, extra)
+
+
+VALUES = {0: "unchecked", 1: "checked", None: "unknown"}
+
+
+def _row(board, event):
+    """One line of a box's history; a network links to what it changed in the hour either side."""
+    entry = event.entry
+    row = {"when": format_moment(entry.time), "value": VALUES[event.value], "version": entry.version}
+    if event.is_reset:
+        return {**row, "who": f"board {entry.reason} by {entry.who}"}
+    row.update(who=entry.who, address=entry.address, connection=entry.connection)
+    if entry.network:
+        until = min(entry.time + timedelta(hours=1), timezone.now())
+        query = {"network": entry.network, "since": (entry.time - timedelta(hours=1)).isoformat()}
+        url = reverse("admin:board_board_activity", args=[board.pk])
+        row["activity_url"] = f"{url}?{urlencode({**query, 'until': until.isoformat()})}"
+    return row
+
+
+def activity(model_admin, request, object_id):
+    board = _board(model_admin, request, object_id)
+    form = ActivityForm(request.GET or None)
+    found = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            found = history.activity(board, data["network"], data["since"], data["until"])
+        except (state.StateUnavailable, ArchiveError) as error:
+            _unavailable(form, error)
+    extra = {"activity": found}
+    if found is not None:
+        extra.update(
+            changes=found.changes[::-1][:SHOWN_CHANGES],
+            picture=inline_picture(found.picture(board.size), board.size, "The boxes it changed"),
+            revert_url=_revert_url(board, found.network, found.since),
+            can_revert=request.user.has_perm("board.revert_changes"),
+            ban_url=reverse("admin:board_ban_add") + "?" + urlencode({"network": str(found.network)}),
+            can_ban=request.user.has_perm("board.add_ban"),
+        )
+    return _page(model_admin, request, board, "activity", form, extra)
+
+
+def _revert_url(board, network, since):
+    query = urlencode({"network": str(network), "since": since.isoformat()})
+    return reverse("admin:board_board_revert", args=[board.pk]) + "?" + query
+
+
+def revert(model_admin, request, object_id):
+    board = _board(model_admin, request, object_id, "board.revert_changes")
+    if request.method == "POST":
+        return _revert(model_admin, request, board)
+    form = RevertForm(request.GET or None)
+    plan = None
+    if form.is_valid():
+        try:
+            plan = history.revert_plan(board, form.cleaned_data["network"], form.cleaned_data["since"])
+        except (state.StateUnavailable, ArchiveError) as error:
+            _unavailable(form, error)
+    extra = {"plan": plan}
+    if plan is not None:
+        extra.update(
+            picture=inline_picture(plan.picture(board.size), board.size, "The boxes the revert changes"),
+            since_value=plan.since.isoformat(),
+        )
+    return _page(model_admin, request, board, "revert", form, extra)
+
+
+def _revert(model_admin, request, board):
+    form = RevertForm(request.POST)
+    if not form.is_valid():
+        return _page(model_admin, request, board, "revert", form, {"plan": None})
+    network, since = form.cleaned_data["network"], form.cleaned_data["since"]
+    try:
+        done = moderation.revert(board, network, since, user=request.user)
+    except (moderation.ModerationError, state.StateUnavailable, ArchiveError) as error:
+        _unavailable(form, error)
+        return _page(model_admin, request, board, "revert", form, {"plan": None})
+    message = (
+        f"Reverted {done.changed:,} boxes changed by {network} since {format_moment(since)}; "
+        f"the board before it was saved as snapshot #{done.before.pk}."
+    )
+    model_admin.log_change(request, board, message)
+    model_admin.message_user(request, f"{message} Every player sees it now.", messages.SUCCESS)
+    return redirect("admin:board_board_change", board.pk)
+
+
+def timelapse_page(model_admin, request, object_id):
+    board = _board(model_admin, request, object_id)
+    form = TimelapseForm(request.GET or None)
+    animation = None
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            gif = timelapse.render(board, data["since"], data["until"], data["frames"], data["fps"])
+        except (timelapse.TimelapseError, state.StateUnavailable, ArchiveError) as error:
+            _unavailable(form, error)
+        else:
+            animation = {
+                "src": "data:image/gif;base64," + base64.b64encode(gif).decode(),
+                "size": pictures.picture_size(board.size),
+                "bytes": len(gif),
+                "name": f"timelapse-{board.slug}-{data['since']:%Y%m%d-%H%M}.gif",
+                "since": format_moment(data["since"]),
+                "until": format_moment(data["until"]),
+            }
+    return _page(model_admin, request, board, "timelapse", form, {"animation": animation})
+
+
+def inline_picture(img, size, alt):
+    """A board picture inside the page (it belongs to this one request), with the legend the admin's pictures have."""
+    width, height = pictures.picture_size(size)
+    source = "data:image/png;base64," + base64.b64encode(pictures.png(img)).decode()
+    return format_html(
+        '<img class="board-picture" src="{}" alt="{}" width="{}" height="{}"><p class="help">{} Dark: {}.</p>',
+        source,
+        alt,
+        width,
+        height,
+        pictures.legend(size),
+        alt[0].lower() + alt[1:],
+    )

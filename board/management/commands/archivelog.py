@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+from redis.exceptions import LockError
+
+from board import archive, changelog, state
+from board.management.helpers import add_board_argument, get_board, history_errors, step
+from board.models import Board
+from board.moments import format_moment, parse_duration
+
+
+class Command(BaseCommand):
+    help = (
+        "Move the history older than --older-than (default 1h) out of Redis into compressed files, one per "
+        "board per day in HISTORY_ARCHIVE_DIR, where boxhistory, revertchanges, timelapse and the admin still "
+        "read it. Then, for every board, drop entries older than HISTORY_RETENTION_HOURS from the live log and "
+        "who made each change from archived ones, and delete archive files older than HISTORY_ARCHIVE_DAYS. "
+        "Run it hourly (deploy/systemd/checkboxes-archivelog.timer)."
+    )
+
+    def add_arguments(self, parser):
+        add_board_argument(parser)
+        parser.add_argument("--all-boards", action="store_true", help="Archive every board's history (for a timer).")
+        parser.add_argument(
+            "--older-than", default="1h", help="Archive changes older than this: 30m, 1h, 2d (default 1h)."
+        )
+
+    def handle(self, *args, **options):
+        try:
+            older_than = parse_duration(options["older_than"])
+        except ValueError as error:
+            raise CommandError(f"--older-than: {error}") from None
+        boards = list(Board.objects.all()) if options["all_boards"] else [get_board(options["board"])]
+        now = timezone.now()
+        forget_before = changelog.retention_cutoff(now)
+        # Two runs at once would write the same day files.
+        lock = state.sync_client().lock(f"{settings.REDIS_PREFIX}:archivelog", timeout=6 * 3600, blocking_timeout=0)
+        with history_errors():
+            try:
+                with lock:
+                    for board in boards:
+                        self.archive(board, now - older_than, forget_before)
+                    trimmed = sum(
+                        changelog.trim(slug, forget_before) for slug in Board.objects.values_list("slug", flat=True)
+                    )
+                    tidied = archive.tidy(now)
+            except LockError:
+                raise CommandError("Another archivelog is running; nothing was changed.") from None
+        hours = settings.HISTORY_RETENTION_HOURS
+        kept = f"older than {settings.HISTORY_ARCHIVE_DAYS} days" if settings.HISTORY_ARCHIVE_DAYS else "(kept forever)"
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Past {hours} hours: {trimmed:,} entries dropped from the live logs, who made the changes dropped "
+                f"from {tidied.anonymised} archive files. Deleted {tidied.deleted} archive files {kept}."
+            )
+        )
+
+    def archive(self, board, before, forget_before):
+        with step(self, f"Archiving the changes to {board} before {format_moment(before)}"):
+            done = archive.archive(board.slug, before, forget_before)
+        days = ", ".join(day.isoformat() for day in done.days) or "none"
+        self.stdout.write(f"{done.entries:,} entries archived in {archive.directory(board.slug)} (days: {days}).")

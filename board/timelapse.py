@@ -1,0 +1,160 @@
+"""
+Timelapses: how a board changed over a window, as an animation (docs/history.md).
+
+The replay starts from the newest snapshot taken at or before the window's
+start. A snapshot records the version it reflects and each logged change the
+version it produced, so the replay skips the changes the snapshot already holds
+and applies the rest in order. Versions go up by one per change, so a change
+missing from the log (trimmed before ``archivelog`` saved it) shows as a gap and
+stops the replay rather than drawing a wrong board. A reset entry (restore,
+clear, import, recovery) starts again from the bitset it names.
+
+Frames are board pictures (board/pictures.py) at evenly spaced moments: the
+first shows the board at the window's start, the last at its end.
+"""
+
+import io
+import itertools
+from datetime import timedelta
+
+from . import changelog, history, pictures, state
+from .changelog import Reset
+from .moments import format_moment
+
+MAX_FRAMES = 1000
+MAX_FPS = 50
+# Every frame is kept until the animation is encoded: at most this many pixels in all.
+MAX_PIXELS = 400_000_000
+# The log is read from this long before the starting snapshot was taken: the
+# snapshot's time comes from a server's clock, the log's from Redis's.
+CLOCK_MARGIN = timedelta(minutes=5)
+FORMATS = {".gif": "GIF", ".png": "PNG", ".apng": "PNG"}
+
+
+class TimelapseError(Exception):
+    """A timelapse that cannot be made, with a sentence saying why."""
+
+
+def moments(since, until, count):
+    """``count`` evenly spaced moments from ``since`` to ``until``, both included."""
+    step = (until - since) / (count - 1)
+    return [since + step * k for k in range(count - 1)] + [until]
+
+
+def most_frames(size):
+    """The most frames a timelapse of a board of ``size`` boxes may have."""
+    width, height = pictures.picture_size(size)
+    return max(2, min(MAX_FRAMES, MAX_PIXELS // (width * height)))
+
+
+def check(board, since, until, frames, fps):
+    """Raise TimelapseError if the window or the numbers cannot make a timelapse."""
+    if until <= since:
+        raise TimelapseError(f"The window ends ({format_moment(until)}) before it starts ({format_moment(since)}).")
+    if not 2 <= frames <= most_frames(board.size):
+        raise TimelapseError(f"A timelapse of {board} has 2 to {most_frames(board.size):,} frames, not {frames:,}.")
+    if not 1 <= fps <= MAX_FPS:
+        raise TimelapseError(f"Frames per second go from 1 to {MAX_FPS}, not {fps}.")
+
+
+class Replay:
+    """A board rebuilt entry by entry from a known bitset and the version it reflects."""
+
+    def __init__(self, board, bits=None, version=0):
+        self.board = board
+        self.bits = bytearray(bits) if bits is not None else None
+        self.version = version
+        self.lost = None
+
+    def apply(self, entry):
+        if isinstance(entry, Reset):
+            self._reset(entry)
+            return
+        if self.bits is None or entry.version <= self.version:
+            return  # Unknown board, or a change the starting snapshot already holds.
+        if entry.version != self.version + 1:
+            raise TimelapseError(
+                f"The log misses the changes between versions {self.version:,} and {entry.version:,} "
+                f"(trimmed before archivelog saved them), so the board cannot be rebuilt past "
+                f"{format_moment(entry.time)}."
+            )
+        mask = 0x80 >> (entry.box & 7)
+        if entry.value:
+            self.bits[entry.box >> 3] |= mask
+        else:
+            self.bits[entry.box >> 3] &= 0xFF ^ mask
+        self.version = entry.version
+
+    def _reset(self, entry):
+        bits = history.bits_named(self.board, entry.digest)
+        if bits is not None:
+            self.bits, self.version, self.lost = bytearray(bits), entry.version, None
+        elif self.bits is None or entry.version > self.version:
+            # Replaced by a bitset no snapshot holds any more: unknown until the next reset.
+            self.bits, self.lost = None, entry
+
+    def frame(self, moment):
+        if self.bits is not None:
+            return bytes(self.bits)
+        if self.lost is not None:
+            raise TimelapseError(
+                f"Board {self.board} was {self.lost.reason} at {format_moment(self.lost.time)} with a board no "
+                "snapshot holds any more; start the timelapse after that."
+            )
+        raise TimelapseError(
+            f"No snapshot of {self.board} was taken before {format_moment(moment)}, and its log does not go "
+            "back to the board's start; choose a later start."
+        )
+
+
+def boards(board, times):
+    """The board's bitset at each of ``times`` (ascending), replayed from a snapshot and the log."""
+    snapshot = board.snapshots.filter(created__lte=times[0], size=board.size).first()
+    if snapshot is None:
+        replay, entries = _from_the_start(board, history.entries(board, None, times[-1]))
+    else:
+        replay = Replay(board, snapshot.bits(), snapshot.version)
+        entries = history.entries(board, snapshot.created - CLOCK_MARGIN, times[-1])
+    marks = [changelog.milliseconds(moment) for moment in times]
+    k, changed = 0, False
+    for entry in entries:
+        written = changelog.id_key(entry.id)[0]
+        while k < len(marks) and written > marks[k]:
+            yield replay.frame(times[k])
+            k += 1
+        replay.apply(entry)
+        changed = changed or written > marks[0]
+    for moment in times[k:]:
+        yield replay.frame(moment)
+    if not changed:
+        raise TimelapseError(
+            f"Nothing changed on {board} between {format_moment(times[0])} and {format_moment(times[-1])}."
+        )
+
+
+def _from_the_start(board, entries):
+    """A replay of the whole log: of an empty board if the log starts with the board's creation."""
+    first = next(entries, None)
+    if first is None:
+        return Replay(board), iter(())
+    empty = isinstance(first, Reset) and first.reason == "created"
+    # Before it was created, the board was as empty as it started.
+    replay = Replay(board, bytes(state.byte_length(board.size))) if empty else Replay(board)
+    return replay, itertools.chain([first], entries)
+
+
+def render(board, since, until, frames=60, fps=10, kind="GIF", progress=None):
+    """The timelapse as animated GIF (``kind`` "GIF") or APNG ("PNG") bytes.
+
+    ``progress(done, total)`` is called after each frame.
+    """
+    check(board, since, until, frames, fps)
+    images = []
+    for bits in boards(board, moments(since, until, frames)):
+        images.append(pictures.picture(bits, board.size))
+        if progress is not None:
+            progress(len(images), frames)
+    out = io.BytesIO()
+    first, *rest = images
+    first.save(out, kind, save_all=True, append_images=rest, duration=round(1000 / fps), loop=0)
+    return out.getvalue()
