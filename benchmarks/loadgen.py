@@ -256,6 +256,10 @@ class Client(asyncio.Protocol):
     # -- sending ---------------------------------------------------------------
 
     def send_set(self, index, value, now):
+        if self.closed:
+            # The server closed this sender (a limit, a fault): its socket is
+            # gone and the run's figures show it as unconverged, not a crash.
+            return
         self.in_flight.append(now)
         self.transport.write(masked_frame(protocol.encode_set(index, value)))
 
