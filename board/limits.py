@@ -138,11 +138,17 @@ def _loop_local(cls):
 
 
 class ChangeWindow:
-    """One socket's changes over the last minute or so, checked against ``BOARD_RATE_LIMITS``."""
+    """One socket's changes over the last minute or so, checked against ``BOARD_RATE_LIMITS``.
+
+    Most sockets only watch, so the window holds nothing until the first change:
+    an empty deque is a 600-byte block, which 5,000 idle sockets would all carry.
+    """
+
+    __slots__ = ("rates", "times")
 
     def __init__(self, rates):
         self.rates = rates
-        self.times = deque(maxlen=max((count for count, _ in rates), default=0))
+        self.times = ()
 
     def has_room(self, now):
         for count, seconds in self.rates:
@@ -151,16 +157,22 @@ class ChangeWindow:
         return True
 
     def take(self, now):
+        if not isinstance(self.times, deque):
+            self.times = deque(maxlen=max((count for count, _ in self.rates), default=0))
         self.times.append(now)
 
 
 class Strikes:
-    """Events in the last minute: bad frames, or changes refused for the rate."""
+    """Events in the last minute: bad frames, or changes refused for the rate (none until the first)."""
+
+    __slots__ = ("times",)
 
     def __init__(self):
-        self.times = deque()
+        self.times = ()
 
     def add(self, now):
+        if not isinstance(self.times, deque):
+            self.times = deque()
         self.times.append(now)
         while self.times and now - self.times[0] > 60:
             self.times.popleft()
