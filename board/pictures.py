@@ -10,13 +10,15 @@ The functions take a raw bitset (as in Redis and snapshots) and return Pillow
 images, so other features (timelapses, exports) can reuse them. Pillow unpacks
 the bitset directly (the raw ``P;1`` mode reads bits most significant first,
 like Redis), so a million boxes take milliseconds.
+
+Pillow is imported by the functions that draw, not by this module: every
+serving process imports this one (the admin does), and most never draw a
+picture; Pillow would add about 5 MB to each (docs/performance.md, "Memory").
 """
 
 import io
 import math
 import warnings
-
-from PIL import Image, UnidentifiedImageError
 
 from .state import byte_length, mask_padding
 
@@ -49,6 +51,8 @@ def layout(size):
 
 def image(bits, size):
     """The board as a palette image, one pixel per box."""
+    from PIL import Image
+
     width, height = layout(size)
     rows = bytes(bits[: byte_length(size)]).ljust(width * height // 8, b"\0")
     picture = Image.frombytes("P", (width, height), rows, "raw", "P;1")
@@ -60,6 +64,8 @@ def image(bits, size):
 
 def density(bits, size, side):
     """The board shrunk to at most ``side`` pixels across: each pixel shows how full its block of boxes is."""
+    from PIL import Image
+
     width, height = layout(size)
     factor = max(1, math.ceil(max(width, height) / side))
     shares = Image.new("L", (math.ceil(width / factor), math.ceil(height / factor)))
@@ -125,6 +131,8 @@ def png(img):
 
 def bits_from_png(data, size):
     """The bitset a PNG shows: dark pixels are checked boxes. Raises :class:`PictureError`."""
+    from PIL import Image, UnidentifiedImageError
+
     width, height = layout(size)
     try:
         with warnings.catch_warnings():
@@ -146,6 +154,8 @@ def bits_from_png(data, size):
 
 def _luminance(img):
     """Grey levels, with transparent pixels counting as white (unchecked)."""
+    from PIL import Image
+
     if img.mode in ("RGBA", "LA", "PA") or "transparency" in img.info:
         backdrop = Image.new("RGBA", img.size, (255, 255, 255, 255))
         return Image.alpha_composite(backdrop, img.convert("RGBA")).convert("L")
