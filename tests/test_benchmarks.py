@@ -81,3 +81,14 @@ def test_a_short_soak_converges_with_flat_memory():
     assert len(figures["rss_curve"]) >= 10
     assert all(len(sample["rss_mb"]) == 2 for sample in figures["rss_curve"])
     assert figures["rss_flat"] is True
+
+
+def test_the_memory_profile_charges_each_socket_to_the_packages_holding_it():
+    figures = run_benchmark("memory.py", "--sockets", "20", "--trace")
+    assert figures["sockets"] == 20
+    assert figures["server_rss_mb"] > figures["server_rss_baseline_mb"] > 0
+    by_package = figures["python_bytes_per_socket_by_package"]
+    # Every socket holds a daphne protocol object and a consumer of this project's.
+    assert by_package["daphne"] > 0
+    assert by_package["board"] > 0
+    assert figures["python_bytes_per_socket"] >= by_package["daphne"]
