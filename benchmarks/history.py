@@ -47,6 +47,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+from benchmarks.stack import cpu_seconds  # noqa: E402
 from board import archive, changelog, history, state  # noqa: E402
 from board.localredis import LocalRedis  # noqa: E402
 from board.models import Board  # noqa: E402
@@ -168,34 +169,8 @@ def timed(name, count, job):
     print(f"| {name} | {count / (time.perf_counter() - started):,.0f} |")
 
 
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def players_play(url, options):
-    """Each player changes a box, waits for its RESULT, and again, for ``seconds``; the SET-to-RESULT times."""
-    from tests.players import NetPlayer
-
-    players = [await NetPlayer(url, local_address=f"127.0.0.{2 + k}").join() for k in range(options.players)]
-    times, loop = [], asyncio.get_running_loop()
-    until = loop.time() + options.seconds
-
-    async def play(player, rng):
-        while loop.time() < until:
-            sent = loop.time()
-            await player.send_set(rng.randrange(100_000), rng.randrange(2))
-            await player.receive_result(timeout=30)
-            times.append(loop.time() - sent)
-            await player.ack()
-
-    await asyncio.gather(*(play(player, random.Random(k)) for k, player in enumerate(players)))
-    for player in players:
-        await player.leave()
-    return sorted(times)
-
-
 async def end_to_end(options, redis_server, directory):
+    from tests.players import play_timed
     from tests.servers import Daphne
 
     print(f"{options.players} players, one change in flight each, {options.seconds:g} s per run, one daphne\n")
@@ -206,7 +181,7 @@ async def end_to_end(options, redis_server, directory):
         server = Daphne(directory, REDIS_URL=redis_server.url, HISTORY_ENABLED=enabled).start()
         try:
             daphne, redis_cpu = cpu_seconds(server.process.pid), cpu_seconds(redis_server.process.pid)
-            times = await players_play(server.url, options)
+            times = await play_timed(server.url, options.players, options.seconds)
             daphne = cpu_seconds(server.process.pid) - daphne
             redis_cpu = cpu_seconds(redis_server.process.pid) - redis_cpu
         finally:

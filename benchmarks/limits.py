@@ -38,6 +38,7 @@ django.setup()
 
 from django.conf import settings  # noqa: E402
 
+from benchmarks.stack import cpu_seconds  # noqa: E402
 from board import limits, state  # noqa: E402
 from board.localredis import LocalRedis  # noqa: E402
 
@@ -89,40 +90,11 @@ async def measure(name, run, nets, changes):
     )
 
 
-def cpu_seconds(pid):
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def players_play(url, options):
-    """Every player sends ``rate`` changes a second for ``seconds``; returns SET-to-RESULT times."""
-    import random
-
-    from tests.players import NetPlayer
-
-    players = [await NetPlayer(url, local_address=f"127.0.0.{2 + k}").join() for k in range(options.players)]
-    times, loop = [], asyncio.get_running_loop()
-    until = loop.time() + options.seconds
-
-    async def play(player, rng):
-        while loop.time() < until:
-            sent = loop.time()
-            await player.send_set(rng.randrange(100_000), rng.randrange(2))
-            await player.receive_result(timeout=30)
-            times.append(loop.time() - sent)
-            await player.ack()
-            await asyncio.sleep(rng.expovariate(options.rate))
-
-    await asyncio.gather(*(play(player, random.Random(k)) for k, player in enumerate(players)))
-    for player in players:
-        await player.leave()
-    return sorted(times)
-
-
 async def end_to_end(options, redis_url, directory):
     from asgiref.sync import sync_to_async
     from django.core.management import call_command
 
+    from tests.players import play_timed
     from tests.servers import Daphne
 
     await sync_to_async(call_command)("migrate", verbosity=0)
@@ -141,7 +113,7 @@ async def end_to_end(options, redis_url, directory):
         server = Daphne(directory, REDIS_URL=redis_url, **env).start()
         try:
             cpu = cpu_seconds(server.process.pid)
-            times = await players_play(server.url, options)
+            times = await play_timed(server.url, options.players, options.seconds, options.rate)
             cpu = cpu_seconds(server.process.pid) - cpu
         finally:
             server.stop()

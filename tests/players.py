@@ -193,3 +193,32 @@ def fetch_state(base_url, slug="main"):
     with urllib.request.urlopen(f"{base_url}/b/{slug}/state", timeout=10) as response:
         headers = response.headers
         return response.read(), int(headers["X-Board-Epoch"]), int(headers["X-Board-Version"])
+
+
+async def play_timed(url, players, seconds, rate=None):
+    """``players`` NetPlayers each change random boxes, one change in flight, for ``seconds``.
+
+    With ``rate``, each pauses for an exponential time of mean 1/rate between
+    changes. Returns the sorted SET-to-RESULT times in seconds (the benchmarks
+    of the limits and of the change log use it).
+    """
+    import random
+
+    joined = [await NetPlayer(url, local_address=f"127.0.0.{2 + k}").join() for k in range(players)]
+    times, loop = [], asyncio.get_running_loop()
+    until = loop.time() + seconds
+
+    async def play(player, rng):
+        while loop.time() < until:
+            sent = loop.time()
+            await player.send_set(rng.randrange(100_000), rng.randrange(2))
+            await player.receive_result(timeout=30)
+            times.append(loop.time() - sent)
+            await player.ack()
+            if rate:
+                await asyncio.sleep(rng.expovariate(rate))
+
+    await asyncio.gather(*(play(player, random.Random(k)) for k, player in enumerate(joined)))
+    for player in joined:
+        await player.leave()
+    return sorted(times)
