@@ -1,4 +1,8 @@
-"""Chromium through Playwright, from Debian's package: no browser download."""
+"""Chromium through Playwright, from Debian's package: no browser download.
+
+No Django here: the benchmarks launch Chromium through it too. The board's page
+helpers for tests are in tests/pages.py.
+"""
 
 import shutil
 from pathlib import Path

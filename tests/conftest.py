@@ -121,6 +121,18 @@ async def browser():
 
 
 @pytest.fixture
+def tty(monkeypatch):
+    """A person at a terminal who answers ``tty.answer``."""
+
+    class Terminal:
+        answer = "yes"
+
+    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
+    monkeypatch.setattr("builtins.input", lambda prompt: Terminal.answer)
+    return Terminal
+
+
+@pytest.fixture
 def main_board(db):
     return Board.objects.default()
 

@@ -8,13 +8,13 @@ A missing nginx fails the run (.ci/run installs nginx-light), like Chromium.
 import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from board.localredis import free_port
+from tests.servers import terminate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SITE = BASE_DIR / "deploy" / "nginx" / "checkboxes.conf"
@@ -113,15 +113,8 @@ class Nginx:
         raise RuntimeError(f"nginx did not listen within {timeout} s:\n{self.log()}")
 
     def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        # A fast shutdown: a graceful one would wait for every proxied socket to close.
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        # SIGTERM is nginx's fast shutdown: a graceful one would wait for every proxied socket to close.
+        terminate(self.process)
 
     def log(self):
         return "\n".join(

@@ -49,6 +49,18 @@ def server_environment(**extra):
     return env
 
 
+def terminate(process, timeout=10):
+    """SIGTERM a server process and wait for it; SIGKILL it if it takes longer than ``timeout``."""
+    if process is None or process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class Daphne:
     """One daphne serving the project on a free port of 127.0.0.1."""
 
@@ -89,14 +101,7 @@ class Daphne:
         raise RuntimeError(f"daphne did not answer within {timeout} s:\n{self.log()}")
 
     def stop(self):
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        terminate(self.process)
 
     def kill(self):
         self.process.kill()

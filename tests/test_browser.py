@@ -9,28 +9,9 @@ from playwright.async_api import expect
 
 from board import state
 from board.models import Board
+from tests.pages import READY, box, default_board, open_board, redis_bit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
-
-
-async def open_board(browser, url, path="/", **options):
-    page = await browser.new_page(viewport={"width": 1200, "height": 800}, **options)
-    await page.goto(url + path)
-    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    await page.wait_for_function("window.checkboxes && window.checkboxes.sync.ready")
-    return page
-
-
-def box(page, index):
-    return page.get_by_role("checkbox", name=f"Box {index:,}", exact=True)
-
-
-def redis_bit(slug, index):
-    return state.sync_client().getbit(state.keys(slug)[0], index)
-
-
-async def default_board():
-    return await sync_to_async(Board.objects.default)()
 
 
 async def test_a_click_in_one_browser_appears_in_another(browser, daphnes):
@@ -90,7 +71,7 @@ async def test_jumping_to_a_box_scrolls_to_it_and_keeps_the_place_in_the_url(bro
     await expect(box(page, 54_321)).to_be_in_viewport()
     await expect(page).to_have_url(re.compile(r"#543\d\d$"))
     await page.reload()
-    await page.wait_for_function("window.checkboxes && window.checkboxes.sync.ready")
+    await page.wait_for_function(READY)
     await expect(box(page, 54_321)).to_be_in_viewport()
 
 

@@ -9,6 +9,7 @@ from playwright.async_api import expect
 
 from board import state
 from board.models import Board
+from tests.pages import DESKTOP, READY, box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
@@ -60,16 +61,12 @@ async def test_a_page_from_another_origin_cannot_open_the_socket(browser, daphne
     assert await page.evaluate(OPEN_SOCKET, socket_url) == "open"
 
 
-def box(page, index):
-    return page.get_by_role("checkbox", name=f"Box {index:,}", exact=True)
-
-
 async def test_the_page_shows_reconnecting_while_redis_is_away_and_comes_back_live(browser, daphnes, own_redis):
     await sync_to_async(Board.objects.default)()
     (server,) = daphnes(1, REDIS_URL=own_redis.url, BOARD_BEACON_SECONDS=1)
-    page = await browser.new_page(viewport={"width": 1200, "height": 800})
+    page = await browser.new_page(viewport=DESKTOP)
     await page.goto(server.url + "/")
-    await page.wait_for_function("window.checkboxes && window.checkboxes.sync.ready")
+    await page.wait_for_function(READY)
     await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
     await box(page, 5).click()
     await expect(page.locator("#count")).to_have_text("1")
@@ -95,9 +92,9 @@ async def test_the_page_shows_reconnecting_while_redis_is_away_and_comes_back_li
 async def test_a_player_clicking_too_fast_is_told_to_slow_down_and_the_box_rolls_back(browser, daphnes):
     await sync_to_async(Board.objects.default)()
     (server,) = daphnes(1, BOARD_RATE_LIMITS="2/3600")
-    page = await browser.new_page(viewport={"width": 1200, "height": 800})
+    page = await browser.new_page(viewport=DESKTOP)
     await page.goto(server.url + "/")
-    await page.wait_for_function("window.checkboxes && window.checkboxes.sync.ready")
+    await page.wait_for_function(READY)
     for index in (1, 2, 3):
         await box(page, index).click()
     await expect(page.locator("#toast")).to_contain_text("Slow down")

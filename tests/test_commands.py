@@ -29,18 +29,6 @@ def bit(board, index):
     return state.sync_client().getbit(state.keys(board.slug)[0], index)
 
 
-@pytest.fixture
-def tty(monkeypatch):
-    """A person at a terminal who answers ``tty.answer``."""
-
-    class Terminal:
-        answer = "yes"
-
-    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda prompt: Terminal.answer)
-    return Terminal
-
-
 # -- every command that names a board -------------------------------------------------
 
 BOARD_COMMANDS = [

@@ -12,39 +12,13 @@ from playwright.async_api import expect
 
 from board import broadcast, state
 from board.models import Board
+from tests.pages import box, default_board, open_board, redis_bit, wait_until_live
 from tests.players import NetPlayer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
-DESKTOP = {"width": 1200, "height": 800}
 PHONE = {"width": 360, "height": 740}
-READY = "window.checkboxes && window.checkboxes.sync.ready"
-
-
-async def open_board(browser, url, path="/", viewport=DESKTOP, **options):
-    context = await browser.new_context(viewport=viewport, **options)
-    page = await context.new_page()
-    await page.goto(url + path)
-    await wait_until_live(page)
-    return page
-
-
-async def wait_until_live(page):
-    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
-    await page.wait_for_function(READY)
-
-
-def box(page, index):
-    return page.get_by_role("checkbox", name=f"Box {index:,}", exact=True)
-
-
-def redis_bit(slug, index):
-    return state.sync_client().getbit(state.keys(slug)[0], index)
-
-
-async def default_board():
-    return await sync_to_async(Board.objects.default)()
 
 
 async def check(board, indices):

@@ -47,18 +47,6 @@ def vandalised(main_board):
     return main_board, since
 
 
-@pytest.fixture
-def tty(monkeypatch):
-    """A person at a terminal who answers ``tty.answer``."""
-
-    class Terminal:
-        answer = "yes"
-
-    monkeypatch.setattr("sys.stdin.isatty", lambda: True)
-    monkeypatch.setattr("builtins.input", lambda prompt: Terminal.answer)
-    return Terminal
-
-
 # -- every one of them ------------------------------------------------------------------------
 
 COMMANDS = [

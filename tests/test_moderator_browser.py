@@ -10,7 +10,7 @@ from playwright.async_api import expect
 
 from board import snapshots, state
 from board.models import Ban, Board, Snapshot
-from tests.test_browser import box, open_board, redis_bit
+from tests.pages import box, open_board, redis_bit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
