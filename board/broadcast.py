@@ -91,23 +91,6 @@ def _stop_if_cancelled():
         raise asyncio.CancelledError()
 
 
-def _authors(accepted):
-    """Who sent each change, for the board's log: worked out once per socket per batch."""
-    known, authors = {}, []
-    for consumer, _, _ in accepted:
-        author = known.get(consumer)
-        if author is None:
-            author = known[consumer] = author_of(consumer)
-        authors.append(author)
-    return authors
-
-
-def author_of(consumer):
-    """A socket's identity in the log: its network (as bans and limits group it), address and connection id."""
-    network, address = consumer.network, consumer.address
-    return state.Author(str(network) if network else "", str(address) if address else "", consumer.connection_id)
-
-
 async def publish(slug, message):
     """Send a hub event (``board.reset``, ``board.frozen``, …) to every process."""
     await get_channel_layer().group_send(state.group_name(slug), message)
@@ -200,8 +183,9 @@ class BoardHub:
     async def _write(self, batch):
         accepted = [(consumer, index, value) for consumer, index, value, refusal in batch if refusal is None]
         changes = [(index, value) for _, index, value in accepted]
+        authors = [consumer.author for consumer, _, _ in accepted]
         try:
-            applied = await state.aapply(self.board, changes, _authors(accepted)) if changes else None
+            applied = await state.aapply(self.board, changes, authors) if changes else None
         except state.StateUnavailable:
             await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
             await self.storage_lost()

@@ -65,6 +65,9 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.network = network.network_of(self.address)
         self.counted = False
         self.network_label = str(self.network) if self.network else None
+        # Who this socket's changes are by, in the board's log (board/changelog.py).
+        address = str(self.address) if self.address else ""
+        self.author = state.Author(self.network_label or "", address, self.connection_id)
         self.ban = bans.Verdict()
         await self.accept()
         # Frames to this socket skip the ASGI send path when daphne allows it (board/transport.py).
