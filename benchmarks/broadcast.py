@@ -49,7 +49,6 @@ def parse_args(argv=None):
     parser.add_argument(
         "--server-env", action="append", default=[], metavar="NAME=VALUE", help="a setting for started servers"
     )
-    parser.add_argument("--daphne-arg", action="append", default=[], help="an extra daphne option (repeatable)")
     options = parser.parse_args(argv)
     check(parser, options)
     return options
@@ -195,7 +194,7 @@ def run(options, on_sample=None):
         return measure(options, options.url, NoMeter(), options.redis_url)
     env = dict(item.split("=", 1) for item in options.server_env)
     progress(f"starting Redis and {options.processes} daphne process(es)")
-    with stack.Stack(options.processes, options.boxes, env, options.daphne_arg) as servers:
+    with stack.Stack(options.processes, options.boxes, env) as servers:
         meter = Meter(servers.server_pids, servers.redis_pid())
         return measure(options, servers.urls, meter, servers.redis.url, on_sample)
 

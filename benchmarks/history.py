@@ -48,9 +48,10 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
 from benchmarks.stack import cpu_seconds  # noqa: E402
-from board import archive, changelog, history, state  # noqa: E402
-from board.localredis import LocalRedis  # noqa: E402
+from board.history import archive, queries  # noqa: E402
+from board.management.serving import LocalRedis  # noqa: E402
 from board.models import Board  # noqa: E402
+from board.store import changelog, state  # noqa: E402
 
 BOXES = 1_000_000
 SOCKETS_PER_BATCH = 20
@@ -153,12 +154,12 @@ def reading(options):
     board = fresh_board()
     run(board, Flips(), 2048, options.changes, authors(SOCKETS_PER_BATCH))
     entries = changelog.length(board.slug)
-    timed("every entry, from Redis", entries, lambda: sum(1 for _ in history.entries(board)))
-    timed("one box's history, from Redis", entries, lambda: history.box_history(board, 7, 20))
+    timed("every entry, from Redis", entries, lambda: sum(1 for _ in queries.entries(board)))
+    timed("one box's history, from Redis", entries, lambda: queries.box_history(board, 7, 20))
     now = datetime.now(UTC)
     later, earlier = now + timedelta(seconds=1), now - timedelta(days=1)
     timed("archivelog", entries, lambda: archive.archive(board.slug, later, earlier))
-    timed("every entry, from the archive", entries, lambda: sum(1 for _ in history.entries(board)))
+    timed("every entry, from the archive", entries, lambda: sum(1 for _ in queries.entries(board)))
     size = sum(file.stat().st_size for file in archive.directory(board.slug).iterdir())
     print(f"\nThe archive holds them in {size:,} bytes: {size / entries:.1f} bytes per change.")
 
@@ -170,8 +171,8 @@ def timed(name, count, job):
 
 
 async def end_to_end(options, redis_server, directory):
-    from tests.players import play_timed
-    from tests.servers import Daphne
+    from harness.players import play_timed
+    from harness.servers import Daphne
 
     print(f"{options.players} players, one change in flight each, {options.seconds:g} s per run, one daphne\n")
     print("| log | changes/s | SET to RESULT p50 | p99 | daphne CPU per change | Redis CPU per change |")

@@ -39,8 +39,9 @@ django.setup()
 from django.conf import settings  # noqa: E402
 
 from benchmarks.stack import cpu_seconds  # noqa: E402
-from board import limits, state  # noqa: E402
-from board.localredis import LocalRedis  # noqa: E402
+from board.live import limits  # noqa: E402
+from board.management.serving import LocalRedis  # noqa: E402
+from board.store import state  # noqa: E402
 
 
 def networks(count):
@@ -94,8 +95,8 @@ async def end_to_end(options, redis_url, directory):
     from asgiref.sync import sync_to_async
     from django.core.management import call_command
 
-    from tests.players import play_timed
-    from tests.servers import Daphne
+    from harness.players import play_timed
+    from harness.servers import Daphne
 
     await sync_to_async(call_command)("migrate", verbosity=0)
 

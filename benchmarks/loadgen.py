@@ -30,8 +30,8 @@ import time
 from collections import deque
 
 from benchmarks.stack import ORIGIN, own_cpu_seconds, raise_open_files_limit
-from board import protocol
-from board.replica import Replica
+from board.live import protocol
+from harness.replica import Replica
 
 RUN_HEADER = protocol.RUN_HEADER
 RESULT_ENTRY = protocol.RESULT_ENTRY

@@ -17,14 +17,14 @@ ROOT = Path(__file__).resolve().parent.parent
 def local_site():
     """Yields the site's base URL (http://127.0.0.1:port) once daphne answers."""
     sys.path.insert(0, str(ROOT))
-    from board.localredis import LocalRedis
+    from board.management.serving import LocalRedis
 
     with tempfile.TemporaryDirectory(prefix="checkboxes-site-") as directory:
         workdir = Path(directory)
         redis_server = LocalRedis(workdir / "redis").start()
         try:
             _configure(workdir, redis_server.url)
-            from tests.servers import Daphne
+            from harness.servers import Daphne
 
             server = Daphne(workdir).start()
             try:

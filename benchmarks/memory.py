@@ -52,17 +52,19 @@ def parse_args(argv=None):
 class TracedStack(stack.Stack):
     """The stack, with its daphne started through ``serve_traced`` below."""
 
-    def daphne_command(self, port):
-        command = super().daphne_command(port)
-        return [sys.executable, __file__, "--serve-traced", *command[command.index("daphne") + 1 :]]
+    def server_command(self, port):
+        return [sys.executable, __file__, "--serve-traced", str(port)]
 
 
-def serve_traced(daphne_args):
-    """daphne under tracemalloc; each SIGUSR1 writes a snapshot into the directory in ``SNAPSHOT_ENV``."""
+def serve_traced(port):
+    """daphne, as ``manage.py serve`` runs it, under tracemalloc; each SIGUSR1 writes a snapshot
+    into the directory in ``SNAPSHOT_ENV``."""
     import gc
     import tracemalloc
 
     tracemalloc.start()
+    from board.management.serving import daphne_command  # reads only the settings module
+
     directory = Path(os.environ[SNAPSHOT_ENV])
     taken = []
 
@@ -75,7 +77,8 @@ def serve_traced(daphne_args):
     signal.signal(signal.SIGUSR1, snapshot)
     from daphne.cli import CommandLineInterface
 
-    sys.argv = ["daphne", *daphne_args]
+    command = daphne_command("127.0.0.1", port)
+    sys.argv = ["daphne", *command[command.index("daphne") + 1 :]]
     CommandLineInterface.entrypoint()
 
 
@@ -174,7 +177,7 @@ async def measure(options, servers):
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--serve-traced"]:
-        serve_traced(argv[1:])
+        serve_traced(int(argv[1]))
         return 0
     options = parse_args(argv)
     stack.raise_open_files_limit()

@@ -86,7 +86,7 @@ def summarise(rate, recount_all, measured):
 async def measure(url, rates, seconds):
     from playwright.async_api import async_playwright
 
-    from tests.browser import launch
+    from harness.browser import launch
 
     rows = []
     async with async_playwright() as playwright:
@@ -111,8 +111,8 @@ def main():
     options = parser.parse_args()
     rates = [int(rate) for rate in options.rates.split(",")]
     with local_site() as url:
-        from board import state
         from board.models import Board
+        from board.store import state
 
         board = Board.objects.create(slug="bench", size=options.size)
         state.replace(board, random_bits(options.size, 0.3))

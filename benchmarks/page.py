@@ -44,7 +44,7 @@ INTERACTIVE = """() => {
 
 FILL = """
 import random
-from board import state
+from board.store import state
 from board.models import Board
 board = Board.objects.default()
 rng = random.Random({seed})
@@ -133,7 +133,7 @@ async def browse(url, visits):
     from playwright.async_api import async_playwright
 
     sys.path.insert(0, str(stack.BASE_DIR))
-    from tests.browser import launch
+    from harness.browser import launch
 
     async with async_playwright() as playwright:
         browser = await launch(playwright)

@@ -59,7 +59,7 @@ MARK = """
 
 def draw_mark(board, columns, top_row=2):
     """A big check mark in boxes, in an emptied patch, drawn for the desktop's column count."""
-    from board import state
+    from board.store import state
 
     shape = MARK.strip().splitlines()
     left = max(0, columns - len(shape[0]) - 3)
@@ -94,7 +94,7 @@ async def shoot(base):
     from playwright.async_api import async_playwright
 
     from board.models import Board
-    from tests.browser import launch
+    from harness.browser import launch
 
     board = await asyncio.to_thread(Board.objects.default)
     async with async_playwright() as playwright:
@@ -131,8 +131,8 @@ async def shoot(base):
 
 def main():
     with local_site() as url:
-        from board import state
         from board.models import Board
+        from board.store import state
 
         board = Board.objects.default()
         state.replace(board, afternoon_of_play(board.size))

@@ -1,7 +1,8 @@
 """
 The real stack for a benchmark: one redis-server and P daphne processes sharing
-it, on free ports of 127.0.0.1, with a fresh SQLite database and collected static
-files in a scratch directory. Also how to read a process's CPU time and RSS.
+it (each started as ``manage.py serve`` starts it: harness/servers.py), on free
+ports of 127.0.0.1, with a fresh SQLite database and collected static files in
+a scratch directory. Also how to read a process's CPU time and RSS.
 
 Servers run as in production: DEBUG off, static files served by whitenoise from
 the compressed copies collectstatic made.
@@ -13,8 +14,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -23,7 +22,8 @@ import redis
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from board.localredis import LocalRedis, find_redis_server, free_port  # noqa: E402
+from board.management.serving import LocalRedis, find_redis_server, free_port  # noqa: E402
+from harness.servers import serve_command, wait_until_healthy  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -58,11 +58,10 @@ def own_cpu_seconds():
 class Stack:
     """Redis plus ``processes`` daphne servers; ``env`` adds settings for the servers."""
 
-    def __init__(self, processes=2, boxes=100_000, env=None, daphne_args=(), directory=None):
+    def __init__(self, processes=2, boxes=100_000, env=None, directory=None):
         self.processes = processes
         self.boxes = boxes
         self.extra_env = dict(env or {})
-        self.daphne_args = list(daphne_args)
         self.owns_directory = directory is None
         self.directory = Path(directory or tempfile.mkdtemp(prefix="checkboxes-bench-"))
         self.redis = None
@@ -121,33 +120,18 @@ class Stack:
             [sys.executable, "manage.py", *args], cwd=BASE_DIR, env=self.env(), check=True, stdout=subprocess.DEVNULL
         )
 
-    def daphne_command(self, port):
-        max_message = self.env().get("DAPHNE_MAX_MESSAGE_BYTES", "4096")
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port)]
-        command += ["--websocket-max-message-size", max_message, *self.daphne_args]
-        return command + ["checkboxes_project.asgi:application"]
+    def server_command(self, port):
+        return serve_command(port)
 
     def start_server(self):
         port = free_port()
         log = open(self.directory / f"daphne-{port}.log", "ab")  # noqa: SIM115 (kept open for the child)
         process = subprocess.Popen(
-            self.daphne_command(port), cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT
+            self.server_command(port), cwd=BASE_DIR, env=self.env(), stdout=log, stderr=subprocess.STDOUT
         )
         self.servers.append(process)
         self.ports.append(port)
-        self.wait_ready(process, port)
-
-    def wait_ready(self, process, port, timeout=30):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(f"daphne exited early; see {self.directory}/daphne-{port}.log")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-                    return
-            except (urllib.error.URLError, OSError):
-                time.sleep(0.1)
-        raise RuntimeError(f"daphne on port {port} did not answer within {timeout} s")
+        wait_until_healthy(f"http://127.0.0.1:{port}", process, 30, lambda: f"see {self.directory}/daphne-{port}.log")
 
     def redis_client(self):
         return redis.Redis.from_url(self.redis.url)

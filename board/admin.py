@@ -25,9 +25,11 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-from . import activity, history_admin, moderation, pictures, snapshots, state
-from .bans import BanList
+from . import history_admin, moderation, pictures
+from .live import tally
+from .live.bans import BanList
 from .models import Ban, Board, Snapshot, ban_network
+from .store import snapshots, state
 
 admin.site.site_header = "Checkboxes"
 admin.site.site_title = "Checkboxes admin"
@@ -228,7 +230,7 @@ class BoardAdmin(admin.ModelAdmin):
 
     def _live_context(self, request, board):
         try:
-            active = activity.recent(board.slug)
+            active = tally.recent(board.slug)
             banned = BanList(Ban.objects.active())
         except state.StateUnavailable:
             active, banned = None, BanList()

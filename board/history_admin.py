@@ -21,10 +21,12 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from . import history, moderation, pictures, state, timelapse
-from .archive import ArchiveError
+from . import moderation, pictures
+from .history import queries, timelapse
+from .history.archive import ArchiveError
+from .history.moments import MOMENT_HELP, format_moment, parse_moment
 from .models import ban_network
-from .moments import MOMENT_HELP, format_moment, parse_moment
+from .store import state
 
 PAGES = {
     "boxes": "Box history",
@@ -174,7 +176,7 @@ def box_history(model_admin, request, object_id):
     rows = None
     if form.is_valid():
         try:
-            events = history.box_history(board, form.cleaned_data["box"], form.cleaned_data["limit"] or 50)
+            events = queries.box_history(board, form.cleaned_data["box"], form.cleaned_data["limit"] or 50)
             rows = [_row(board, event) for event in events]
         except (state.StateUnavailable, ArchiveError) as error:
             _unavailable(form, error)
@@ -207,7 +209,7 @@ def activity(model_admin, request, object_id):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            found = history.activity(board, data["network"], data["since"], data["until"])
+            found = queries.activity(board, data["network"], data["since"], data["until"])
         except (state.StateUnavailable, ArchiveError) as error:
             _unavailable(form, error)
     extra = {"activity": found}
@@ -236,7 +238,7 @@ def revert(model_admin, request, object_id):
     plan = None
     if form.is_valid():
         try:
-            plan = history.revert_plan(board, form.cleaned_data["network"], form.cleaned_data["since"])
+            plan = queries.revert_plan(board, form.cleaned_data["network"], form.cleaned_data["since"])
         except (state.StateUnavailable, ArchiveError) as error:
             _unavailable(form, error)
     extra = {"plan": plan}

@@ -18,9 +18,11 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 
-from . import broadcast, history, protocol, snapshots, state
+from .history import queries
+from .history.moments import format_moment
+from .live import hub, protocol
 from .models import Ban, Board, Snapshot
-from .moments import format_moment
+from .store import snapshots, state
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +102,7 @@ def _replace(board, bits, event_reason, user, reasons, note):
 class Reverted:
     """The outcome of a revert: what it worked out, the snapshot saved first, and the boxes it changed."""
 
-    plan: history.RevertPlan
+    plan: queries.RevertPlan
     before: Snapshot
     changed: int
 
@@ -114,7 +116,7 @@ def revert(board, network, since, user=None):
     ordinary update. Race: a player changing one of these boxes between the
     log being read and the batch applying is overwritten (and logged).
     """
-    plan = history.revert_plan(board, network, since)
+    plan = queries.revert_plan(board, network, since)
     if not plan.restore:
         raise ModerationError(
             f"Nothing to revert: no box on {board} still holds a change {network} made since {format_moment(since)}."
@@ -177,6 +179,6 @@ def announce(slug, event):
     players notice from the next beacon (new epoch, frozen flag) instead.
     """
     try:
-        async_to_sync(broadcast.publish)(slug, event)
+        async_to_sync(hub.publish)(slug, event)
     except state.REDIS_ERRORS as error:
         logger.warning("Could not announce %s on board %s: %s", event["type"], slug, error)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .consumers import BoardConsumer
+from .live.consumers import BoardConsumer
 
 websocket_urlpatterns = [
     path("ws/b/<slug:slug>/", BoardConsumer.as_asgi()),

@@ -4,8 +4,8 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
-from . import state
 from .models import Board
+from .store import state
 
 
 @require_safe

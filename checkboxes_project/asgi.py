@@ -16,7 +16,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from board import lifecycle  # noqa: E402
+from board.live import lifecycle  # noqa: E402
 from board.routing import websocket_urlpatterns  # noqa: E402
 
 # Under daphne: a final snapshot of every board this process served, on SIGTERM/SIGINT.

@@ -7,7 +7,7 @@ what Redis holds; it is also the shortest complete description of the client
 side of the protocol in Python.
 """
 
-from . import protocol
+from board.live import protocol
 
 
 class Replica:

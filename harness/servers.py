@@ -1,4 +1,9 @@
-"""Real daphne processes for tests that need the whole stack over TCP."""
+"""Real serving processes for tests and benchmarks, started the way production starts them.
+
+Each is ``manage.py serve`` on a free port of 127.0.0.1, which builds the daphne
+command line (board/management/serving.py) and, with ``REDIS_URL`` given,
+becomes daphne itself: its pid is daphne's, for signals and measurements.
+"""
 
 import os
 import signal
@@ -9,16 +14,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from django.conf import settings
-from django.db import connection
-
-from board.localredis import free_port
+from board.management.serving import free_port
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
 def database_url():
-    """The URL of the test database this pytest run created (not the dev one)."""
+    """The URL of the database Django is configured with here (a test run's test database)."""
+    from django.db import connection
+
     db = connection.settings_dict
     if db["ENGINE"].endswith("sqlite3"):
         return f"sqlite:///{db['NAME']}"
@@ -27,6 +31,9 @@ def database_url():
 
 
 def server_environment(**extra):
+    """A production-like environment sharing this process's Redis and database; ``extra`` adds settings."""
+    from django.conf import settings
+
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="checkboxes_project.settings",
@@ -49,6 +56,26 @@ def server_environment(**extra):
     return env
 
 
+def serve_command(port, host="127.0.0.1"):
+    return [sys.executable, "manage.py", "serve", "--host", host, "--port", str(port)]
+
+
+def wait_until_healthy(url, process=None, timeout=20, describe=lambda: ""):
+    """Poll ``url``/healthz until it answers 200; RuntimeError if ``process`` exits or time runs out."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited early (status {process.returncode}):\n{describe()}")
+        try:
+            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"the server at {url} did not answer within {timeout} s:\n{describe()}")
+
+
 def terminate(process, timeout=10):
     """SIGTERM a server process and wait for it; SIGKILL it if it takes longer than ``timeout``."""
     if process is None or process.poll() is not None:
@@ -62,43 +89,36 @@ def terminate(process, timeout=10):
 
 
 class Daphne:
-    """One daphne serving the project on a free port of 127.0.0.1."""
+    """One ``manage.py serve`` on a free port of 127.0.0.1.
 
-    def __init__(self, log_dir, name="daphne", port=None, **env):
+    ``environment`` is the whole environment it runs in; without it,
+    :func:`server_environment` with ``env`` added.
+    """
+
+    def __init__(self, log_dir, name="daphne", port=None, environment=None, **env):
         self.port = port or free_port()
         self.log_path = Path(log_dir) / f"{name}-{self.port}.log"
-        self.env = env
+        self.environment = environment if environment is not None else server_environment(**env)
         self.process = None
 
     @property
     def url(self):
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout=20):
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
-        # As `manage.py serve` runs it: daphne's own cap on message size.
-        limit = self.env.get("DAPHNE_MAX_MESSAGE_BYTES", settings.DAPHNE_MAX_MESSAGE_BYTES)
-        command += ["--websocket-max-message-size", str(limit), "checkboxes_project.asgi:application"]
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def start(self, timeout=30):
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                command, cwd=BASE_DIR, env=server_environment(**self.env), stdout=log, stderr=subprocess.STDOUT
+                serve_command(self.port), cwd=BASE_DIR, env=self.environment, stdout=log, stderr=subprocess.STDOUT
             )
         self.wait_ready(timeout)
         return self
 
     def wait_ready(self, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"daphne exited early:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/healthz", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"daphne did not answer within {timeout} s:\n{self.log()}")
+        wait_until_healthy(self.url, self.process, timeout, self.log)
 
     def stop(self):
         terminate(self.process)

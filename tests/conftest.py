@@ -6,9 +6,10 @@ from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
 
-from board import broadcast, state
-from board.localredis import LocalRedis
+from board.live import hub
+from board.management.serving import LocalRedis
 from board.models import Board
+from board.store import state
 
 
 def use_redis(url):
@@ -86,7 +87,7 @@ async def hubs():
     otherwise stay open and block dropping the PostgreSQL test database.
     """
     yield
-    await broadcast.stop_hubs()
+    await hub.stop_hubs()
     await state.close_async_client()
     await sync_to_async(connections.close_all)()
 
@@ -94,7 +95,7 @@ async def hubs():
 @pytest.fixture
 def daphnes(tmp_path, transactional_db):
     """Start daphne processes sharing the test Redis and database; stops them after."""
-    from tests.servers import Daphne
+    from harness.servers import Daphne
 
     started = []
 
@@ -112,7 +113,7 @@ def daphnes(tmp_path, transactional_db):
 async def browser():
     from playwright.async_api import async_playwright
 
-    from tests.browser import launch
+    from harness.browser import launch
 
     async with async_playwright() as playwright:
         browser = await launch(playwright)
@@ -148,7 +149,7 @@ def static_root(tmp_path_factory):
     import subprocess
     import sys
 
-    from tests.servers import BASE_DIR
+    from harness.servers import BASE_DIR
 
     data = tmp_path_factory.mktemp("data")
     subprocess.run(

@@ -13,8 +13,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from board.localredis import free_port
-from tests.servers import terminate
+from board.management.serving import free_port
+from harness.servers import terminate
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 SITE = BASE_DIR / "deploy" / "nginx" / "checkboxes.conf"

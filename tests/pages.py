@@ -3,8 +3,8 @@
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
-from board import state
 from board.models import Board
+from board.store import state
 
 DESKTOP = {"width": 1200, "height": 800}
 READY = "window.checkboxes && window.checkboxes.sync.ready"

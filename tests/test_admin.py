@@ -12,8 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from board import activity, moderation, pictures, snapshots, state
+from board import moderation, pictures
+from board.live import tally
 from board.models import Ban, Board, Snapshot
+from board.store import snapshots, state
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -238,7 +240,7 @@ def test_a_moderator_clears_a_board_after_a_snapshot_and_it_is_logged(moderator_
 
 
 def test_the_board_page_shows_the_live_picture_and_who_is_changing_it(moderator_client, main_board):
-    async_to_sync(tally)("main", {"198.51.100.7/32": 12, "198.51.100.8/32": 3})
+    async_to_sync(record_tally)("main", {"198.51.100.7/32": 12, "198.51.100.8/32": 3})
     moderation_ban = Ban.objects.create(network="198.51.100.8", reason="earlier")
     html = moderator_client.get(reverse("admin:board_board_change", args=[main_board.pk])).content.decode()
     assert reverse("admin:board_board_picture", args=[main_board.pk]) in html
@@ -248,9 +250,9 @@ def test_the_board_page_shows_the_live_picture_and_who_is_changing_it(moderator_
     assert moderation_ban.network == "198.51.100.8/32"
 
 
-async def tally(slug, changes):
+async def record_tally(slug, changes):
     """Changes per network, as a hub records them."""
-    counts = activity.Tally(slug)
+    counts = tally.Tally(slug)
     for network, times in changes.items():
         for _ in range(times):
             counts.count(network)

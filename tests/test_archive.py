@@ -8,10 +8,12 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from board import archive, changelog, history, moderation, snapshots, state, timelapse
-from board.changelog import Change
+from board import moderation
+from board.history import archive, queries, timelapse
 from board.models import Snapshot
-from board.state import Author
+from board.store import changelog, snapshots, state
+from board.store.changelog import Change
+from board.store.state import Author
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -47,14 +49,14 @@ def played(main_board):
 
 
 def test_archived_entries_read_back_exactly_as_they_were_live(played):
-    live = list(history.entries(played))
+    live = list(queries.entries(played))
 
     done = archive_all(played)
 
     assert live_count() == 0
     assert done.entries == len(live) == 8
-    assert list(history.entries(played)) == live
-    assert list(history.newest_first(played)) == live[::-1]
+    assert list(queries.entries(played)) == live
+    assert list(queries.newest_first(played)) == live[::-1]
 
 
 def test_entries_are_filed_by_the_utc_day_they_were_written(main_board, history_archives):
@@ -93,7 +95,7 @@ def test_only_entries_older_than_the_cutoff_leave_redis(main_board):
 
     assert done.entries == 2  # "created", then box 1
     assert [c.box for c in changelog.read("main")] == [2]
-    assert [c.box for c in history.entries(main_board) if isinstance(c, Change)] == [1, 2]
+    assert [c.box for c in queries.entries(main_board) if isinstance(c, Change)] == [1, 2]
 
 
 def test_entries_both_archived_and_still_live_are_written_and_read_once(played):
@@ -103,10 +105,10 @@ def test_entries_both_archived_and_still_live_are_written_and_read_once(played):
     state.sync_client().restore(state.log_key("main"), 0, saved_log, replace=True)
     expected = list(changelog.read("main"))
 
-    assert list(history.entries(played)) == expected
-    assert list(history.newest_first(played)) == expected[::-1]
+    assert list(queries.entries(played)) == expected
+    assert list(queries.newest_first(played)) == expected[::-1]
     archive_all(played)
-    assert list(history.entries(played)) == expected
+    assert list(queries.entries(played)) == expected
     assert sum(1 for _ in archive.read("main")) == len(expected)
 
 
@@ -118,7 +120,7 @@ def test_identities_older_than_retention_are_left_out_of_archives(main_board, se
 
     archive.archive("main", now, now - timedelta(hours=24))
 
-    old, recent = history.entries(main_board)
+    old, recent = queries.entries(main_board)
     assert (old.box, old.network, old.address, old.connection) == (1, "", "", "")
     assert (recent.box, recent.network, recent.address, recent.connection) == (2, *ALICE)
 
@@ -132,7 +134,7 @@ def test_tidying_drops_identities_once_they_pass_retention(main_board, settings)
     assert archive.tidy(now).anonymised == 0
     tidied = archive.tidy(now + timedelta(hours=23))
 
-    (entry,) = history.entries(main_board)
+    (entry,) = queries.entries(main_board)
     assert tidied.anonymised == 1
     assert (entry.box, entry.network, entry.address, entry.connection) == (2, "", "", "")
     assert archive.tidy(now + timedelta(hours=23)).anonymised == 0
@@ -148,7 +150,7 @@ def test_tidying_deletes_day_files_older_than_the_archive_days(main_board, setti
     tidied = archive.tidy(now)
 
     assert tidied.deleted == 1
-    assert [c.box for c in history.entries(main_board)] == [2]
+    assert [c.box for c in queries.entries(main_board)] == [2]
 
 
 def test_archive_days_of_zero_keep_files_forever(main_board, settings):
@@ -157,7 +159,7 @@ def test_archive_days_of_zero_keep_files_forever(main_board, settings):
     written_at(now - timedelta(days=400), 1)
     archive.archive("main", now, now)
     assert archive.tidy(now).deleted == 0
-    assert [c.box for c in history.entries(main_board)] == [1]
+    assert [c.box for c in queries.entries(main_board)] == [1]
 
 
 def test_an_archive_directory_that_cannot_be_made_is_an_error_and_the_log_stays(played, settings, tmp_path):
@@ -177,7 +179,7 @@ def test_a_damaged_archive_file_is_an_error_naming_it(played, history_archives):
     file.write_bytes(file.read_bytes()[:40])
 
     with pytest.raises(archive.ArchiveError, match="Could not read the history archive .*tsv.gz"):
-        list(history.entries(played))
+        list(queries.entries(played))
 
 
 def test_box_history_revert_and_timelapse_read_archived_history(main_board):
@@ -191,13 +193,13 @@ def test_box_history_revert_and_timelapse_read_archived_history(main_board):
     until = timezone.now()
     archive_all(main_board)
 
-    events = history.box_history(main_board, 10, 5)
+    events = queries.box_history(main_board, 10, 5)
     assert [(event.entry.who, event.value) for event in events] == [
         (BOB.network, 0),
         (ALICE.network, 1),
         ("the server", 0),
     ]
-    plan = history.revert_plan(main_board, ipaddress.ip_network("2001:db8:1:2::/64"), since)
+    plan = queries.revert_plan(main_board, ipaddress.ip_network("2001:db8:1:2::/64"), since)
     assert plan.restore == {10: 1, 12: 0}
     boards = list(timelapse.boards(main_board, [since, until]))
     assert boards[-1] == state.read(main_board)[0]

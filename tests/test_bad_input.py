@@ -20,10 +20,12 @@ from django.db import connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from board import broadcast, protocol, state
+from board.live import hub, protocol
 from board.models import Board
-from board.state import Status
-from tests.players import ConnectionClosed, Player
+from board.store import state
+from board.store.state import Status
+from harness.players import ConnectionClosed
+from tests.players import Player
 
 SIZE = 1000
 MAX_FRAME = 512
@@ -254,7 +256,7 @@ async def play_and_clean_up(sent):
     try:
         await play(sent)
     finally:
-        await broadcast.stop_hubs()
+        await hub.stop_hubs()
         await state.close_async_client()
         await sync_to_async(connections.close_all)()
 
@@ -411,7 +413,7 @@ def test_garbage_requests_to_daphne_are_refused_and_the_server_stays_up(daphnes,
 @pytest.mark.slow
 @pytest.mark.usefixtures("hubs")
 async def test_a_message_over_daphnes_cap_drops_the_connection(daphnes):
-    from tests.players import NetPlayer
+    from harness.players import NetPlayer
 
     (server,) = daphnes(1, DAPHNE_MAX_MESSAGE_BYTES=1024)
     mallory = await NetPlayer(server.url).join()

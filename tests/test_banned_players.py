@@ -7,10 +7,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from board import activity, moderation, state
-from board.broadcast import hub_for
+from board import moderation
+from board.live import tally
+from board.live.hub import hub_for
 from board.models import Ban, Board
-from board.state import Status
+from board.store import state
+from board.store.state import Status
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
@@ -185,6 +187,6 @@ async def test_the_networks_that_change_boxes_are_tallied_for_moderators():
 
     await (await hub_for("main")).activity.flush()
 
-    assert await sync_to_async(activity.recent)("main") == [("203.0.113.9/32", 5), ("203.0.113.10/32", 1)]
+    assert await sync_to_async(tally.recent)("main") == [("203.0.113.9/32", 5), ("203.0.113.10/32", 1)]
     await vandal.leave()
     await neighbour.leave()

@@ -8,9 +8,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from board import moderation
-from board.bans import BanList
+from board.live.bans import BanList
+from board.live.network import network_of
 from board.models import Ban, ban_network
-from board.network import network_of
 
 
 @pytest.mark.parametrize(

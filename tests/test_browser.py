@@ -7,8 +7,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
-from board import state
 from board.models import Board
+from board.store import state
 from tests.pages import READY, box, default_board, open_board, redis_bit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
@@ -105,7 +105,7 @@ async def test_a_frozen_board_shows_a_banner_and_disables_boxes(browser, daphnes
 
 
 async def test_the_page_reconnects_and_resyncs_after_a_server_restart(browser, daphnes, tmp_path):
-    from tests.servers import Daphne
+    from harness.servers import Daphne
 
     board = await default_board()
     (server,) = daphnes(1)

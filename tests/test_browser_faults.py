@@ -7,8 +7,8 @@ import redis
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
-from board import state
 from board.models import Board
+from board.store import state
 from tests.pages import DESKTOP, READY, box
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]

@@ -8,7 +8,7 @@ import pytest
 from django.urls import get_resolver
 
 from board import checks
-from tests.servers import BASE_DIR
+from harness.servers import BASE_DIR
 
 GOOD_KEY = "a-long-random-production-secret-0123456789-abcdefghijklmnop"
 IN_MEMORY = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}

@@ -9,8 +9,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image
 
-from board import pictures, snapshots, state
+from board import pictures
 from board.models import Ban, Board, Snapshot
+from board.store import snapshots, state
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

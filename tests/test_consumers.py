@@ -3,9 +3,10 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from board import protocol, state
+from board.live import protocol
 from board.models import Board
-from board.state import Status
+from board.store import state
+from board.store.state import Status
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
@@ -245,7 +246,7 @@ async def test_a_player_that_acknowledges_keeps_receiving(settings):
 
 
 async def test_a_replaced_board_tells_every_player_to_resync():
-    from board.broadcast import publish
+    from board.live.hub import publish
 
     board, alice, bob = await two_players()
     await sync_to_async(state.replace)(board, bytes([0xFF]) * 12_500)

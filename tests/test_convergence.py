@@ -13,9 +13,10 @@ import time
 import pytest
 import websockets
 
-from board import protocol, state
+from board.live import protocol
 from board.models import Board
-from tests.players import ConnectionClosed, NetPlayer
+from board.store import state
+from harness.players import ConnectionClosed, NetPlayer
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 

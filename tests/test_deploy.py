@@ -9,11 +9,11 @@ import pytest
 import redis
 import websockets
 
-from board import state
-from board.localredis import LocalRedis
+from board.management.serving import LocalRedis
+from board.store import state
+from harness.players import ConnectionClosed, NetPlayer
+from harness.servers import BASE_DIR
 from tests.nginx import Nginx
-from tests.players import ConnectionClosed, NetPlayer
-from tests.servers import BASE_DIR
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 

@@ -10,10 +10,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
-from board import broadcast, state
+from board.live import hub
 from board.models import Board
+from board.store import state
+from harness.players import NetPlayer
 from tests.pages import box, default_board, open_board, redis_bit, wait_until_live
-from tests.players import NetPlayer
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
@@ -207,7 +208,7 @@ async def test_a_linked_box_stays_in_the_top_row_when_the_window_narrows(browser
 
 
 async def test_the_place_survives_a_reload_and_a_server_restart(browser, daphnes, tmp_path):
-    from tests.servers import Daphne
+    from harness.servers import Daphne
 
     (server,) = daphnes(1)
     page = await open_board(browser, server.url)
@@ -320,7 +321,7 @@ async def test_freezing_live_shows_the_banner_and_unfreezing_gives_the_boxes_bac
     page = await open_board(browser, server.url)
 
     await sync_to_async(state.set_frozen)(board, True)
-    await broadcast.publish("main", {"type": "board.frozen", "frozen": True})
+    await hub.publish("main", {"type": "board.frozen", "frozen": True})
     await expect(page.locator("#frozen-banner")).to_be_visible()
     await expect(box(page, 5)).to_be_disabled()
     await box(page, 5).click(force=True)
@@ -328,7 +329,7 @@ async def test_freezing_live_shows_the_banner_and_unfreezing_gives_the_boxes_bac
     await expect(box(page, 5)).not_to_be_checked()
 
     await sync_to_async(state.set_frozen)(board, False)
-    await broadcast.publish("main", {"type": "board.frozen", "frozen": False})
+    await hub.publish("main", {"type": "board.frozen", "frozen": False})
     await expect(page.locator("#frozen-banner")).to_be_hidden()
     await box(page, 5).click()
     await expect(box(page, 5)).to_be_checked()

@@ -14,12 +14,14 @@ import redis
 import websockets
 from asgiref.sync import sync_to_async
 
-from board import protocol, state
-from board.localredis import LocalRedis
+from board.live import protocol
+from board.management.serving import LocalRedis
 from board.models import Board
-from board.state import Status
+from board.store import state
+from board.store.state import Status
+from harness.players import ConnectionClosed, NetPlayer
 from tests.conftest import use_redis
-from tests.players import ConnectionClosed, NetPlayer, Player
+from tests.players import Player
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 

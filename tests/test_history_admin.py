@@ -12,9 +12,10 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from board import changelog, pictures, snapshots, state
+from board import pictures
 from board.models import Snapshot
-from board.state import Author
+from board.store import changelog, snapshots, state
+from board.store.state import Author
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

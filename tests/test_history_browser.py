@@ -6,8 +6,8 @@ from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
 from board.models import Board
+from harness.players import NetPlayer
 from tests.pages import box, open_board, redis_bit
-from tests.players import NetPlayer
 from tests.test_moderator_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]

@@ -9,9 +9,11 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from PIL import Image
 
-from board import archive, changelog, pictures, snapshots, state
+from board import pictures
+from board.history import archive
 from board.models import Board, Snapshot
-from board.state import Author
+from board.store import changelog, snapshots, state
+from board.store.state import Author
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

@@ -8,11 +8,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from board import changelog, moderation, snapshots, state
-from board.changelog import Change, Reset
+from board import moderation
 from board.models import Ban, Board, Snapshot
-from board.state import Author, Status
-from tests.players import NetPlayer, Player
+from board.store import changelog, snapshots, state
+from board.store.changelog import Change, Reset
+from board.store.state import Author, Status
+from harness.players import NetPlayer
+from tests.players import Player
 
 ALICE = Author("203.0.113.9/32", "203.0.113.9", "a1a1a1a1a1a1")
 BOB = Author("2001:db8:1:2::/64", "2001:db8:1:2::beef", "b0b0b0b0b0b0")

@@ -5,12 +5,14 @@ import ipaddress
 import pytest
 from asgiref.sync import sync_to_async
 
-from board import limits, protocol, state
-from board.limits import OPENED, ChangeWindow, NetworkBudget, SocketLedger
+from board.live import limits, protocol
+from board.live.limits import OPENED, ChangeWindow, NetworkBudget, SocketLedger
 from board.models import Board
-from board.state import Status
+from board.store import state
+from board.store.state import Status
+from harness.players import ConnectionClosed
 from tests.conftest import use_redis
-from tests.players import ConnectionClosed, Player
+from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
 
@@ -307,7 +309,7 @@ async def refused_with(player):
 
 @pytest.mark.slow
 async def test_a_networks_budget_is_shared_by_its_sockets_on_every_process(daphnes):
-    from tests.players import NetPlayer
+    from harness.players import NetPlayer
 
     first, second = daphnes(2, BOARD_NETWORK_RATE_LIMITS="5/3600")
     one, two = await NetPlayer(first.url).join(), await NetPlayer(second.url).join()
@@ -325,7 +327,7 @@ async def test_a_networks_budget_is_shared_by_its_sockets_on_every_process(daphn
 async def test_sockets_are_counted_across_processes_and_a_killed_processs_stop_counting(daphnes):
     import asyncio
 
-    from tests.players import NetPlayer
+    from harness.players import NetPlayer
 
     first, second = daphnes(2, BOARD_MAX_SOCKETS_PER_NETWORK=2, BOARD_BEACON_SECONDS=1)
     for _ in range(2):

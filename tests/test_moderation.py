@@ -3,9 +3,10 @@
 import pytest
 from asgiref.sync import sync_to_async
 
-from board import moderation, snapshots, state
+from board import moderation
 from board.models import Board, Snapshot
-from board.state import Status
+from board.store import snapshots, state
+from board.store.state import Status
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]

@@ -8,8 +8,8 @@ from asgiref.sync import sync_to_async
 from django.utils import timezone
 from playwright.async_api import expect
 
-from board import snapshots, state
 from board.models import Ban, Board, Snapshot
+from board.store import snapshots, state
 from tests.pages import box, open_board, redis_bit
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]

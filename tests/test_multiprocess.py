@@ -5,8 +5,8 @@ import asyncio
 import pytest
 
 from board.models import Board
-from board.state import Status
-from tests.players import NetPlayer
+from board.store.state import Status
+from harness.players import NetPlayer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
 

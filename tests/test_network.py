@@ -2,7 +2,7 @@ import ipaddress
 
 import pytest
 
-from board.network import client_address, network_of
+from board.live.network import client_address, network_of
 
 
 def test_the_address_comes_from_the_scope():

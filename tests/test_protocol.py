@@ -2,9 +2,9 @@
 
 import pytest
 
-from board import protocol
-from board.protocol import Ack, FrameError, Ping, SetBox
-from board.replica import Replica
+from board.live import protocol
+from board.live.protocol import Ack, FrameError, Ping, SetBox
+from harness.replica import Replica
 
 
 def test_the_worked_example_in_the_protocol_doc():

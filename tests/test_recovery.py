@@ -9,12 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from asgiref.sync import sync_to_async
 
-from board import protocol, snapshots, state
-from board.localredis import LocalRedis
+from board.live import protocol
+from board.management.serving import LocalRedis
 from board.models import Board, Snapshot
-from board.state import Status
+from board.store import snapshots, state
+from board.store.state import Status
+from harness.players import ConnectionClosed, NetPlayer
 from tests.conftest import use_redis
-from tests.players import ConnectionClosed, NetPlayer
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
 

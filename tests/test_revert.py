@@ -7,9 +7,11 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from board import changelog, history, moderation, snapshots, state
-from board.changelog import Change
+from board import moderation
+from board.history import queries
 from board.models import Board, Snapshot
+from board.store import changelog, snapshots, state
+from board.store.changelog import Change
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
@@ -155,7 +157,7 @@ async def test_changes_a_restore_already_replaced_are_not_reverted():
     await sets(vandal, [(500, 1)])
     await sync_to_async(moderation.restore)(saved)
 
-    plan = await sync_to_async(history.revert_plan)(board, VANDALS, since)
+    plan = await sync_to_async(queries.revert_plan)(board, VANDALS, since)
 
     assert (plan.changes, plan.restore) == (0, {})
     await vandal.leave()
@@ -165,7 +167,7 @@ async def test_the_plan_counts_what_the_revert_would_do_and_changes_nothing():
     board, since = await vandalised_drawing()
     version = (await state.ameta(board)).version
 
-    plan = await sync_to_async(history.revert_plan)(board, VANDALS, since)
+    plan = await sync_to_async(queries.revert_plan)(board, VANDALS, since)
 
     assert plan.changes == 51
     assert (len(plan.restore), plan.checks, plan.unchecks) == (49, 39, 10)

@@ -11,9 +11,9 @@ import time
 import pytest
 
 from board.models import Snapshot
-from board.state import Status
-from tests.players import NetPlayer
-from tests.servers import BASE_DIR, Daphne, server_environment
+from board.store.state import Status
+from harness.players import NetPlayer
+from harness.servers import BASE_DIR, Daphne, server_environment
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
 
@@ -98,8 +98,8 @@ async def test_stopping_a_server_takes_a_final_snapshot(daphnes, stop_signal):
 async def test_stopping_a_server_whose_board_is_already_saved_takes_no_snapshot(daphnes):
     from asgiref.sync import sync_to_async
 
-    from board import snapshots
     from board.models import Board
+    from board.store import snapshots
 
     (server,) = daphnes(1)
     alice = await NetPlayer(server.url).join()

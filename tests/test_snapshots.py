@@ -8,8 +8,8 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
-from board import snapshots, state
 from board.models import Board, Snapshot
+from board.store import snapshots, state
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

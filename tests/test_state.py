@@ -2,9 +2,9 @@
 
 import pytest
 
-from board import state
 from board.models import Board
-from board.state import Status
+from board.store import state
+from board.store.state import Status
 
 pytestmark = pytest.mark.postgres
 

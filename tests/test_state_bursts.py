@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from board import state
+from board.store import state
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
 

@@ -8,9 +8,11 @@ import pytest
 from django.utils import timezone
 from PIL import Image
 
-from board import moderation, pictures, snapshots, state, timelapse
+from board import moderation, pictures
+from board.history import timelapse
 from board.models import Snapshot
-from board.state import Author
+from board.store import snapshots, state
+from board.store.state import Author
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

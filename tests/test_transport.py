@@ -4,7 +4,7 @@ import functools
 
 import pytest
 
-from board import transport
+from board.live import transport
 
 
 def unframe(data):

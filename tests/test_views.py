@@ -4,8 +4,8 @@ import gzip
 
 import pytest
 
-from board import state
 from board.models import Board
+from board.store import state
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 

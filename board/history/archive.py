@@ -30,8 +30,8 @@ from pathlib import Path
 
 from django.conf import settings
 
-from . import changelog
-from .changelog import Change, Reset, id_key, milliseconds, time_of
+from ..store import changelog
+from ..store.changelog import Change, Reset, id_key, milliseconds, time_of
 
 SUFFIX = ".tsv.gz"
 MAGIC = "#checkboxes-history 1"

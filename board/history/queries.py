@@ -11,8 +11,10 @@ import functools
 import ipaddress
 from dataclasses import dataclass, field
 
-from . import archive, changelog, pictures, state
-from .changelog import Change, Reset
+from .. import pictures
+from ..store import changelog, state
+from ..store.changelog import Change, Reset
+from . import archive
 
 
 def entries(board, since=None, until=None):

@@ -17,8 +17,10 @@ import io
 import itertools
 from datetime import timedelta
 
-from . import changelog, history, pictures, state
-from .changelog import Reset
+from .. import pictures
+from ..store import changelog, state
+from ..store.changelog import Reset
+from . import queries
 from .moments import format_moment
 
 MAX_FRAMES = 1000
@@ -86,7 +88,7 @@ class Replay:
         self.version = entry.version
 
     def _reset(self, entry):
-        bits = history.bits_named(self.board, entry.digest)
+        bits = queries.bits_named(self.board, entry.digest)
         if bits is not None:
             self.bits, self.version, self.lost = bytearray(bits), entry.version, None
         elif self.bits is None or entry.version > self.version:
@@ -111,10 +113,10 @@ def boards(board, times):
     """The board's bitset at each of ``times`` (ascending), replayed from a snapshot and the log."""
     snapshot = board.snapshots.filter(created__lte=times[0], size=board.size).first()
     if snapshot is None:
-        replay, entries = _from_the_start(board, history.entries(board, None, times[-1]))
+        replay, entries = _from_the_start(board, queries.entries(board, None, times[-1]))
     else:
         replay = Replay(board, snapshot.bits(), snapshot.version)
-        entries = history.entries(board, snapshot.created - CLOCK_MARGIN, times[-1])
+        entries = queries.entries(board, snapshot.created - CLOCK_MARGIN, times[-1])
     marks = [changelog.milliseconds(moment) for moment in times]
     k, changed = 0, False
     for entry in entries:

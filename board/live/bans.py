@@ -19,7 +19,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
-from .models import Ban
+from ..models import Ban
 
 logger = logging.getLogger(__name__)
 

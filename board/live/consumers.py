@@ -5,10 +5,11 @@ from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import bans, limits, network, protocol, state, transport
-from .broadcast import hub_for
+from ..store import state
+from ..store.state import Status
+from . import bans, limits, network, protocol, transport
+from .hub import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
-from .state import Status
 
 BOARD_NOT_FOUND = ("board_not_found", "There is no board at this address.")
 UNAVAILABLE = ("unavailable", "The board's storage is unreachable; retry soon.")

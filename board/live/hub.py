@@ -35,9 +35,10 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from . import activity, bans, changelog, limits, protocol, snapshots, state, transport
-from .models import Board
-from .state import Status
+from ..models import Board
+from ..store import changelog, snapshots, state
+from ..store.state import Status
+from . import bans, limits, protocol, tally, transport
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +113,7 @@ class BoardHub:
         self._tasks = []
         self._layer = get_channel_layer()
         self._channel = None
-        self.activity = activity.Tally(board.slug)
+        self.activity = tally.Tally(board.slug)
 
     def start(self):
         if self._tasks:

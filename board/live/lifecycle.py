@@ -17,8 +17,9 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
-from . import broadcast, snapshots, state
-from .models import Snapshot
+from ..models import Snapshot
+from ..store import snapshots, state
+from .hub import local_hubs
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ def _before_shutdown():
 
 async def final_snapshots():
     """Snapshot each board this process serves, if it changed; never longer than the configured time."""
-    hubs = broadcast.local_hubs()
+    hubs = local_hubs()
     if not hubs:
         return
     try:

@@ -27,7 +27,7 @@ from collections import deque
 import redis
 from django.conf import settings
 
-from . import state
+from ..store import state
 
 logger = logging.getLogger(__name__)
 

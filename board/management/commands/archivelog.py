@@ -3,10 +3,11 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from board import archive, changelog, state
+from board.history import archive
+from board.history.moments import format_moment, parse_duration
 from board.management.helpers import add_board_argument, get_board, history_errors, step
 from board.models import Board
-from board.moments import format_moment, parse_duration
+from board.store import changelog, state
 
 
 class Command(BaseCommand):

@@ -3,8 +3,8 @@ import json
 from django.core.management.base import BaseCommand
 from django.utils import timezone
 
-from board import state
 from board.management.helpers import add_board_argument, get_board, redis_errors
+from board.store import state
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from board import history
+from board.history import queries
+from board.history.moments import format_moment
 from board.management.helpers import add_board_argument, get_board, history_errors
-from board.moments import format_moment
 
 VALUES = {0: "unchecked", 1: "checked", None: "unknown"}
 
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         if limit < 1:
             raise CommandError(f"--limit {limit} shows nothing; give 1 or more.")
         with history_errors():
-            events = history.box_history(board, box, limit)
+            events = queries.box_history(board, box, limit)
         if not events:
             self.stdout.write(
                 f"Box {box:,} of {board} has no changes on record (the log keeps "

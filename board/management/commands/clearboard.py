@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from board import moderation, state
+from board import moderation
 from board.management.helpers import add_board_argument, confirm, get_board, redis_errors, step
+from board.store import state
 
 
 class Command(BaseCommand):

@@ -3,8 +3,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from board import pictures, state
+from board import pictures
 from board.management.helpers import add_board_argument, get_board, redis_errors, step
+from board.store import state
 
 
 class Command(BaseCommand):

@@ -2,8 +2,9 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from board import moderation, pictures, state
+from board import moderation, pictures
 from board.management.helpers import add_board_argument, get_board, redis_errors, step
+from board.store import state
 
 
 class Command(BaseCommand):

@@ -1,9 +1,9 @@
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from board import snapshots
 from board.management.helpers import get_board
 from board.models import Board
+from board.store import snapshots
 
 
 class Command(BaseCommand):

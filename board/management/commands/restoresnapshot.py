@@ -1,9 +1,10 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.timesince import timesince
 
-from board import moderation, state
+from board import moderation
 from board.management.helpers import confirm, redis_errors, step
 from board.models import Snapshot
+from board.store import state
 
 
 class Command(BaseCommand):

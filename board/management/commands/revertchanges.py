@@ -1,7 +1,9 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from board import history, moderation
+from board import moderation
+from board.history import queries
+from board.history.moments import MOMENT_HELP, format_moment
 from board.management.helpers import (
     add_board_argument,
     confirm,
@@ -11,7 +13,6 @@ from board.management.helpers import (
     network,
     step,
 )
-from board.moments import MOMENT_HELP, format_moment
 
 
 class Command(BaseCommand):
@@ -36,7 +37,7 @@ class Command(BaseCommand):
         vandal = network(options["ip"])
         since = moment("--since", options["since"], timezone.now())
         with history_errors():
-            plan = history.revert_plan(board, vandal, since)
+            plan = queries.revert_plan(board, vandal, since)
         if not plan.changes:
             raise CommandError(
                 f"{vandal} changed nothing on {board} since {format_moment(since)} (as far as the log and its "

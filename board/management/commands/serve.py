@@ -1,11 +1,11 @@
+import os
 import signal
 import subprocess
-import sys
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from board.localredis import LocalRedis, RedisNotFound
+from board.management.serving import LocalRedis, RedisNotFound, daphne_command
 
 
 class Command(BaseCommand):
@@ -22,7 +22,14 @@ class Command(BaseCommand):
         if not 0 < options["port"] < 65536:
             raise CommandError(f"--port {options['port']} is not a TCP port.")
         local = self.start_local_redis()
-        daphne = subprocess.Popen(self.daphne_command(options))
+        command = daphne_command(options["host"], options["port"])
+        self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['host']}:{options['port']}/"))
+        if local is None:
+            # Nothing to clean up afterwards: become daphne, so that signals
+            # and supervisors (systemd, tests, benchmarks) reach it directly.
+            self.stdout.flush()
+            os.execv(command[0], command)
+        daphne = subprocess.Popen(command)
         # Ctrl+C reaches the whole process group; daphne shuts down on its own
         # and the local Redis must outlive it.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -30,8 +37,7 @@ class Command(BaseCommand):
         try:
             code = daphne.wait()
         finally:
-            if local is not None:
-                local.stop()
+            local.stop()
         if code not in (0, -signal.SIGINT, -signal.SIGTERM):
             raise CommandError(f"daphne exited with status {code}.")
 
@@ -49,18 +55,3 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from error
         self.stdout.write(self.style.SUCCESS(f"Started Redis at {local.url} (data in {directory})"))
         return local
-
-    def daphne_command(self, options):
-        self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['host']}:{options['port']}/"))
-        return [
-            sys.executable,
-            "-m",
-            "daphne",
-            "-b",
-            options["host"],
-            "-p",
-            str(options["port"]),
-            "--websocket-max-message-size",
-            str(settings.DAPHNE_MAX_MESSAGE_BYTES),
-            "checkboxes_project.asgi:application",
-        ]

@@ -1,8 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from board import snapshots
 from board.management.helpers import add_board_argument, get_board, redis_errors
 from board.models import Snapshot
+from board.store import snapshots
 
 
 class Command(BaseCommand):

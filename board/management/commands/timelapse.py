@@ -4,9 +4,9 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from board import timelapse
+from board.history import timelapse
+from board.history.moments import MOMENT_HELP, format_moment
 from board.management.helpers import ProgressBar, add_board_argument, get_board, history_errors, moment
-from board.moments import MOMENT_HELP, format_moment
 
 
 class Command(BaseCommand):
