@@ -20,7 +20,7 @@ from django.db import transaction
 
 from .history import queries
 from .history.moments import format_moment
-from .live import hub, protocol
+from .live import events
 from .models import Ban, Board, Snapshot
 from .store import snapshots, state
 
@@ -46,7 +46,7 @@ def freeze(board, frozen=True):
     state.set_frozen(board, frozen)
     Board.objects.filter(pk=board.pk).update(frozen=frozen)
     board.frozen = frozen
-    announce(board.slug, {"type": "board.frozen", "frozen": frozen})
+    announce(board.slug, events.frozen(frozen))
     logger.info("Board %s %s", board.slug, "frozen" if frozen else "unfrozen")
     return changed
 
@@ -90,7 +90,7 @@ def _replace(board, bits, event_reason, user, reasons, note):
     before_reason, after_reason = reasons
     before = snapshots.take(board, before_reason, user=user, note=f"Before {note}")
     meta = state.replace(board, bits, reason=event_reason, by=done_by(user))
-    announce(board.slug, {"type": "board.reset", "reason": event_reason})
+    announce(board.slug, events.reset(event_reason))
     bits = state.mask_padding(bytes(bits), board.size)
     after = Snapshot.of(board, bits, meta.version, meta.count, reason=after_reason, taken_by=user, note=f"After {note}")
     after.save()
@@ -136,11 +136,10 @@ def revert(board, network, since, user=None):
 
 def _announce_changes(slug, applied, changes):
     """Send the changes that applied to every process's players, as a hub's batch; how many there were."""
-    done = [change for change, status in zip(changes, applied.statuses, strict=True) if status == state.Status.APPLIED]
-    if done:
-        run = protocol.encode_run(applied.epoch, applied.from_version, done)
-        announce(slug, {"type": "board.batch", "origin": "moderation", "runs": run})
-    return len(done)
+    run = events.applied_run(applied, changes)
+    if run is not None:
+        announce(slug, events.batch("moderation", run))
+    return applied.to_version - applied.from_version
 
 
 def done_by(user):
@@ -169,7 +168,7 @@ def lift(bans, now):
 def announce_bans():
     """Tell every process to reload its ban list now rather than at its next refresh."""
     for slug in Board.objects.values_list("slug", flat=True):
-        announce(slug, {"type": "board.bans"})
+        announce(slug, events.bans())
 
 
 def announce(slug, event):
@@ -179,6 +178,6 @@ def announce(slug, event):
     players notice from the next beacon (new epoch, frozen flag) instead.
     """
     try:
-        async_to_sync(hub.publish)(slug, event)
+        async_to_sync(events.publish)(slug, event)
     except state.REDIS_ERRORS as error:
         logger.warning("Could not announce %s on board %s: %s", event["type"], slug, error)

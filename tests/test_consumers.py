@@ -246,11 +246,11 @@ async def test_a_player_that_acknowledges_keeps_receiving(settings):
 
 
 async def test_a_replaced_board_tells_every_player_to_resync():
-    from board.live.hub import publish
+    from board.live import events
 
     board, alice, bob = await two_players()
     await sync_to_async(state.replace)(board, bytes([0xFF]) * 12_500)
-    await publish("main", {"type": "board.reset", "reason": "restored"})
+    await events.publish("main", events.reset("restored"))
     assert (await bob.receive_control("resync"))["reason"] == "restored"
     await bob.load(board)
     assert bob.replica.count == 100_000

@@ -10,7 +10,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
-from board.live import hub
+from board.live import events
 from board.models import Board
 from board.store import state
 from harness.players import NetPlayer
@@ -321,7 +321,7 @@ async def test_freezing_live_shows_the_banner_and_unfreezing_gives_the_boxes_bac
     page = await open_board(browser, server.url)
 
     await sync_to_async(state.set_frozen)(board, True)
-    await hub.publish("main", {"type": "board.frozen", "frozen": True})
+    await events.publish("main", events.frozen(True))
     await expect(page.locator("#frozen-banner")).to_be_visible()
     await expect(box(page, 5)).to_be_disabled()
     await box(page, 5).click(force=True)
@@ -329,7 +329,7 @@ async def test_freezing_live_shows_the_banner_and_unfreezing_gives_the_boxes_bac
     await expect(box(page, 5)).not_to_be_checked()
 
     await sync_to_async(state.set_frozen)(board, False)
-    await hub.publish("main", {"type": "board.frozen", "frozen": False})
+    await events.publish("main", events.frozen(False))
     await expect(page.locator("#frozen-banner")).to_be_hidden()
     await box(page, 5).click()
     await expect(box(page, 5)).to_be_checked()

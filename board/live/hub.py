@@ -38,7 +38,7 @@ from django.conf import settings
 from ..models import Board
 from ..store import changelog, snapshots, state
 from ..store.state import Status
-from . import bans, limits, protocol, tally, transport
+from . import bans, events, limits, protocol, tally, transport
 
 logger = logging.getLogger(__name__)
 
@@ -92,11 +92,6 @@ def _stop_if_cancelled():
         raise asyncio.CancelledError()
 
 
-async def publish(slug, message):
-    """Send a hub event (``board.reset``, ``board.frozen``, …) to every process."""
-    await get_channel_layer().group_send(state.group_name(slug), message)
-
-
 class BoardHub:
     def __init__(self, board):
         self.board = board
@@ -138,7 +133,7 @@ class BoardHub:
         self._tasks = []
         if self._channel is not None:
             try:
-                await self._layer.group_discard(state.group_name(self.board.slug), self._channel)
+                await self._layer.group_discard(events.group_name(self.board.slug), self._channel)
             except state.REDIS_ERRORS:
                 pass
 
@@ -209,15 +204,14 @@ class BoardHub:
             await consumer.send_results(entries)
 
     async def _broadcast(self, applied, changes):
-        done = [change for change, status in zip(changes, applied.statuses, strict=True) if status == Status.APPLIED]
-        run = protocol.encode_run(applied.epoch, applied.from_version, done)
+        run = events.applied_run(applied, changes)
         self._relay(run)
-        message = {"type": "board.batch", "origin": PROCESS_ID, "runs": run}
+        message = events.batch(PROCESS_ID, run)
         # A second try gets a fresh connection if the pooled one died with a
         # Redis restart; a run that arrives twice is ignored by its version.
         for attempt in range(2):
             try:
-                await self._layer.group_send(state.group_name(self.board.slug), message)
+                await self._layer.group_send(events.group_name(self.board.slug), message)
                 return
             except state.REDIS_ERRORS:
                 if attempt:
@@ -237,7 +231,7 @@ class BoardHub:
             await handler(message)
 
     async def _join_group(self):
-        group, failing = state.group_name(self.board.slug), False
+        group, failing = events.group_name(self.board.slug), False
         while True:
             try:
                 channel = await self._layer.new_channel(prefix="hub.")

@@ -248,11 +248,6 @@ def presence_key(slug):
     return f"{settings.REDIS_PREFIX}:{{{slug}}}:presence"
 
 
-def group_name(slug):
-    """Channel-layer group that carries one board's batches between processes."""
-    return f"board.{slug}"
-
-
 def new_epoch():
     return secrets.randbelow(2**31 - 1) + 1
 
