@@ -48,7 +48,7 @@ from board.store import state
 from board.models import Board
 board = Board.objects.default()
 rng = random.Random({seed})
-bits = bytearray(state.byte_length(board.size))
+bits = bytearray(bitset.byte_length(board.size))
 for index in rng.sample(range(board.size), int(board.size * {checked})):
     bits[index >> 3] |= 0x80 >> (index & 7)
 state.replace(board, bytes(bits))

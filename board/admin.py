@@ -244,12 +244,12 @@ class BoardAdmin(admin.ModelAdmin):
                 reverse("admin:board_board_picture", args=[board.pk]), board.size, "The live board"
             ),
             "active_networks": networks,
-            "activity_unavailable": active is None,
-            "activity_minutes": settings.BOARD_ACTIVITY_MINUTES,
+            "tally_unavailable": active is None,
+            "tally_minutes": settings.BOARD_TALLY_MINUTES,
             "can_ban": request.user.has_perm("board.add_ban"),
             "ban_url": reverse("admin:board_ban_add"),
             "history_pages": history_admin.links(request, board),
-            "activity_url": reverse("admin:board_board_activity", args=[board.pk]),
+            "changes_url": reverse("admin:board_board_changes", args=[board.pk]),
             "revert_url": reverse("admin:board_board_revert", args=[board.pk]),
             "can_view_history": request.user.has_perm("board.view_history"),
             "can_revert": request.user.has_perm("board.revert_changes"),
@@ -273,8 +273,8 @@ class BoardAdmin(admin.ModelAdmin):
 
 
 def _history_query(network):
-    """The query string opening a network's activity (or revert) page over the activity list's minutes."""
-    return urlencode({"network": network, "since": f"{settings.BOARD_ACTIVITY_MINUTES}m"})
+    """The query string opening a network's changes (or revert) page over the tally's minutes."""
+    return urlencode({"network": network, "since": f"{settings.BOARD_TALLY_MINUTES}m"})
 
 
 def _ban_until(banned, network):

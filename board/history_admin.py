@@ -30,11 +30,11 @@ from .store import state
 
 PAGES = {
     "boxes": "Box history",
-    "activity": "Changes by a network",
+    "changes": "Changes by a network",
     "revert": "Revert a network",
     "timelapse": "Timelapse",
 }
-# Rows of an activity page; the picture and the counts cover every change.
+# Rows of a network's changes page; the picture and the counts cover every change.
 SHOWN_CHANGES = 200
 # A timelapse renders in the serving process, every frame in memory until
 # encoded: bigger ones are for `manage.py timelapse`.
@@ -43,7 +43,7 @@ ADMIN_MAX_FRAMES = 120
 
 def urls(model_admin):
     wrap = model_admin.admin_site.admin_view
-    views = {"boxes": box_history, "activity": activity, "revert": revert, "timelapse": timelapse_page}
+    views = {"boxes": box_history, "changes": network_changes, "revert": revert, "timelapse": timelapse_page}
     return [
         path(f"<path:object_id>/{name}/", wrap(partial(view, model_admin)), name=f"board_board_{name}")
         for name, view in views.items()
@@ -118,7 +118,7 @@ class WindowForm(forms.Form):
         return cleaned
 
 
-class ActivityForm(WindowForm):
+class NetworkChangesForm(WindowForm):
     network = NetworkField()
     since = MomentField(initial="1h")
     until = MomentField(default="now")
@@ -197,22 +197,22 @@ def _row(board, event):
     if entry.network:
         until = min(entry.time + timedelta(hours=1), timezone.now())
         query = {"network": entry.network, "since": (entry.time - timedelta(hours=1)).isoformat()}
-        url = reverse("admin:board_board_activity", args=[board.pk])
-        row["activity_url"] = f"{url}?{urlencode({**query, 'until': until.isoformat()})}"
+        url = reverse("admin:board_board_changes", args=[board.pk])
+        row["changes_url"] = f"{url}?{urlencode({**query, 'until': until.isoformat()})}"
     return row
 
 
-def activity(model_admin, request, object_id):
+def network_changes(model_admin, request, object_id):
     board = _board(model_admin, request, object_id)
-    form = ActivityForm(request.GET or None)
+    form = NetworkChangesForm(request.GET or None)
     found = None
     if form.is_valid():
         data = form.cleaned_data
         try:
-            found = queries.activity(board, data["network"], data["since"], data["until"])
+            found = queries.network_changes(board, data["network"], data["since"], data["until"])
         except (state.StateUnavailable, ArchiveError) as error:
             _unavailable(form, error)
-    extra = {"activity": found}
+    extra = {"found": found}
     if found is not None:
         extra.update(
             changes=found.changes[::-1][:SHOWN_CHANGES],
@@ -222,7 +222,7 @@ def activity(model_admin, request, object_id):
             ban_url=reverse("admin:board_ban_add") + "?" + urlencode({"network": str(found.network)}),
             can_ban=request.user.has_perm("board.add_ban"),
         )
-    return _page(model_admin, request, board, "activity", form, extra)
+    return _page(model_admin, request, board, "changes", form, extra)
 
 
 def _revert_url(board, network, since):

@@ -1,4 +1,3 @@
-import hashlib
 import ipaddress
 import logging
 import zlib
@@ -10,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from . import bitset
 from .numbers import in_words
 
 logger = logging.getLogger(__name__)
@@ -99,11 +99,6 @@ class Board(models.Model):
         return snapshot.bits(), snapshot.version
 
 
-def digest(bits):
-    """Identifies a bitset's content, so an unchanged board is not snapshotted again."""
-    return hashlib.sha256(bits).hexdigest()
-
-
 class SnapshotQuerySet(models.QuerySet):
     def automatic(self):
         return self.exclude(reason=Snapshot.Reason.MANUAL)
@@ -163,7 +158,7 @@ class Snapshot(models.Model):
             size=board.size,
             count=count,
             version=version,
-            digest=digest(bits),
+            digest=bitset.digest(bits),
             data=zlib.compress(bits, 6),
             **fields,
         )

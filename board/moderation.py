@@ -18,6 +18,7 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.db import transaction
 
+from . import bitset
 from .history import queries
 from .history.moments import format_moment
 from .live import events
@@ -71,13 +72,13 @@ def restore(snapshot, user=None):
 
 def clear(board, user=None):
     """Uncheck every box of a board."""
-    bits = bytes(state.byte_length(board.size))
+    bits = bytes(bitset.byte_length(board.size))
     return _replace(board, bits, "cleared", user, (Snapshot.Reason.BEFORE_CLEAR, Snapshot.Reason.CLEARED), "clear")
 
 
 def import_bits(board, bits, user=None, source=""):
     """Replace a board with ``bits``, a raw bitset of exactly the board's length."""
-    expected = state.byte_length(board.size)
+    expected = bitset.byte_length(board.size)
     if len(bits) != expected:
         raise ModerationError(
             f"A board of {board.size:,} boxes needs a bitset of {expected:,} bytes; this one has {len(bits):,}."
@@ -91,7 +92,7 @@ def _replace(board, bits, event_reason, user, reasons, note):
     before = snapshots.take(board, before_reason, user=user, note=f"Before {note}")
     meta = state.replace(board, bits, reason=event_reason, by=done_by(user))
     announce(board.slug, events.reset(event_reason))
-    bits = state.mask_padding(bytes(bits), board.size)
+    bits = bitset.mask_padding(bytes(bits), board.size)
     after = Snapshot.of(board, bits, meta.version, meta.count, reason=after_reason, taken_by=user, note=f"After {note}")
     after.save()
     logger.info("Board %s %s; snapshots #%d before and #%d after", board.slug, event_reason, before.pk, after.pk)

@@ -20,7 +20,7 @@ import io
 import math
 import warnings
 
-from .store.state import byte_length, mask_padding
+from .bitset import byte_length, mask_padding
 
 UNCHECKED = (255, 253, 248)
 # Dark enough that importing a picture reads it back as checked (luminance < 128).

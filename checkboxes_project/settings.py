@@ -288,7 +288,7 @@ BOARD_SHUTDOWN_SNAPSHOT_SECONDS = env_int("BOARD_SHUTDOWN_SNAPSHOT_SECONDS", 10,
 # moderator changes a ban).
 BOARD_BAN_REFRESH_SECONDS = env_int("BOARD_BAN_REFRESH_SECONDS", 30, minimum=1)
 # How far back the admin's list of active networks looks.
-BOARD_ACTIVITY_MINUTES = env_int("BOARD_ACTIVITY_MINUTES", 10, minimum=1, maximum=60)
+BOARD_TALLY_MINUTES = env_int("BOARD_TALLY_MINUTES", 10, minimum=1, maximum=60)
 
 # History
 # Every applied change is appended to its board's log in Redis, in the same Lua

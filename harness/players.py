@@ -29,6 +29,7 @@ class BasePlayer:
         self.replica = None
         self.controls = []
         self.results = []
+        self.updates = 0
         self.frames = 0
 
     async def join(self, board=None):
@@ -56,6 +57,7 @@ class BasePlayer:
             self.controls.append(control)
             return control
         if frame[0] == protocol.FRAME_UPDATE:
+            self.updates += 1
             self.replica.update(frame)
         else:
             self.results.extend(protocol.decode_results(frame))

@@ -7,6 +7,7 @@ what Redis holds; it is also the shortest complete description of the client
 side of the protocol in Python.
 """
 
+from board import bitset
 from board.live import protocol
 
 
@@ -56,14 +57,10 @@ class Replica:
         self.version = start + len(changes)
 
     def set(self, index, value):
-        mask = 0x80 >> (index & 7)
-        if value:
-            self.bits[index >> 3] |= mask
-        else:
-            self.bits[index >> 3] &= ~mask & 0xFF
+        bitset.put(self.bits, index, value)
 
     def get(self, index):
-        return (self.bits[index >> 3] >> (7 - (index & 7))) & 1
+        return bitset.get(self.bits, index)
 
     @property
     def count(self):

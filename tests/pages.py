@@ -1,10 +1,6 @@
 """The board's page in a browser test: open it once live, find a box, read the bit in Redis."""
 
-from asgiref.sync import sync_to_async
 from playwright.async_api import expect
-
-from board.models import Board
-from board.store import state
 
 DESKTOP = {"width": 1200, "height": 800}
 READY = "window.checkboxes && window.checkboxes.sync.ready"
@@ -26,11 +22,3 @@ async def wait_until_live(page):
 
 def box(page, index):
     return page.get_by_role("checkbox", name=f"Box {index:,}", exact=True)
-
-
-def redis_bit(slug, index):
-    return state.sync_client().getbit(state.keys(slug)[0], index)
-
-
-async def default_board():
-    return await sync_to_async(Board.objects.default)()

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
-from board import moderation, pictures
+from board import bitset, moderation, pictures
 from board.live import tally
 from board.models import Ban, Board, Snapshot
 from board.store import snapshots, state
@@ -326,7 +326,7 @@ def test_the_snapshot_page_shows_its_picture_and_a_restore_button(moderator_clie
 @pytest.mark.parametrize("size", [100_000, 1_000_000])
 def test_the_admin_picture_of_a_snapshot_shows_every_box(moderator_client, size):
     board = Board.objects.create(slug=f"b{size}", size=size)
-    bits = state.mask_padding(os.urandom(state.byte_length(size)), size)
+    bits = bitset.mask_padding(os.urandom(bitset.byte_length(size)), size)
     snapshot = Snapshot.of(board, bits, 1, 0, reason=Snapshot.Reason.IMPORTED)
     snapshot.save()
 
@@ -420,7 +420,7 @@ def test_a_ban_until_lifted_has_no_expiry(moderator_client):
     assert (ban.network, ban.expires) == ("2001:db8::/64", None)
 
 
-def test_the_ban_form_is_prefilled_from_the_activity_link(moderator_client):
+def test_the_ban_form_is_prefilled_from_the_tally_link(moderator_client):
     html = moderator_client.get(reverse("admin:board_ban_add") + "?network=198.51.100.7/32&reason=Vandalism").content
     assert b'value="198.51.100.7/32"' in html
 

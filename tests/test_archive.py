@@ -25,7 +25,7 @@ def written_at(moment, box, author=ALICE, value=1):
     """An entry as if the log had written it at ``moment`` (the stream must hold nothing newer)."""
     fields = {"box": box, "value": value, "version": box, "network": author.network, "address": author.address}
     ms = changelog.milliseconds(moment)
-    state.sync_client().xadd(state.log_key("main"), {**fields, "connection": author.connection}, id=f"{ms}-0")
+    state.sync_client().xadd(state.changelog_key("main"), {**fields, "connection": author.connection}, id=f"{ms}-0")
 
 
 def archive_all(board, forget_before=None):
@@ -100,9 +100,9 @@ def test_only_entries_older_than_the_cutoff_leave_redis(main_board):
 
 def test_entries_both_archived_and_still_live_are_written_and_read_once(played):
     # As if archivelog had crashed between writing its files and deleting the entries from Redis.
-    saved_log = state.sync_client().dump(state.log_key("main"))
+    saved_log = state.sync_client().dump(state.changelog_key("main"))
     archive_all(played)
-    state.sync_client().restore(state.log_key("main"), 0, saved_log, replace=True)
+    state.sync_client().restore(state.changelog_key("main"), 0, saved_log, replace=True)
     expected = list(changelog.read("main"))
 
     assert list(queries.entries(played)) == expected

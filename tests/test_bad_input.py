@@ -20,6 +20,7 @@ from django.db import connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from board import bitset
 from board.live import hub, protocol
 from board.models import Board
 from board.store import state
@@ -174,15 +175,10 @@ def predict(sent, start_bits):
                 return errors, changes, pongs, bits, True
         elif reply[0] == "set":
             changes.append(reply[1:])
-            set_bit(bits, *reply[1:])
+            bitset.put(bits, *reply[1:])
         elif reply[0] == "ping":
             pongs.append(reply[1])
     return errors, changes, pongs, bits, False
-
-
-def set_bit(bits, index, value):
-    mask = 0x80 >> (index & 7)
-    bits[index >> 3] = bits[index >> 3] | mask if value else bits[index >> 3] & ~mask
 
 
 async def read_replies(mallory, changes, closes):
@@ -232,8 +228,8 @@ async def play(sent):
     # A well-behaved player's change still reaches the other well-behaved player,
     # after every valid change of Mallory's (the hub applies them in order).
     target = 7
-    set_bit(bits, target, 1 - get_bit(bits, target))
-    await alice.send_set(target, get_bit(bits, target))
+    bitset.put(bits, target, 1 - bitset.get(bits, target))
+    await alice.send_set(target, bitset.get(bits, target))
     assert (await alice.receive_result())[2] == Status.APPLIED
     end_bits, end = await state.aread(board)
     flips = sum(bin(a ^ b).count("1") for a, b in zip(start_bits, end_bits, strict=True))
@@ -246,10 +242,6 @@ async def play(sent):
 
     for player in (bob, alice) if flooded else (bob, alice, mallory):
         await player.leave()
-
-
-def get_bit(bits, index):
-    return (bits[index >> 3] >> (7 - (index & 7))) & 1
 
 
 async def play_and_clean_up(sent):

@@ -10,19 +10,16 @@ from django.utils import timezone
 from board import moderation
 from board.live import tally
 from board.live.hub import hub_for
-from board.models import Ban, Board
+from board.models import Ban
 from board.store import state
 from board.store.state import Status
+from tests.boards import bit, default_board
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
 
 VANDAL = ("203.0.113.9", 51000)
 NEIGHBOUR = ("203.0.113.10", 51000)
-
-
-async def main_board():
-    return await sync_to_async(Board.objects.default)()
 
 
 async def result_of(player, index, value=1):
@@ -42,19 +39,15 @@ async def banned_within(player, seconds, index=0):
     return True
 
 
-def bit(index):
-    return state.sync_client().getbit(state.keys("main")[0], index)
-
-
 async def test_a_banned_players_changes_are_refused_with_banned():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.ban)("203.0.113.9", "scribbling")
     vandal = await Player(client=VANDAL).join(board)
     neighbour = await Player(client=NEIGHBOUR).join(board)
 
     assert await result_of(vandal, 5) == Status.BANNED
     assert await result_of(neighbour, 6) == Status.APPLIED
-    assert (bit(5), bit(6)) == (0, 1)
+    assert (bit("main", 5), bit("main", 6)) == (0, 1)
     meta = await state.ameta(board)
     assert (meta.version, meta.count) == (1, 1)
     await vandal.leave()
@@ -62,7 +55,7 @@ async def test_a_banned_players_changes_are_refused_with_banned():
 
 
 async def test_a_banned_player_still_watches_the_board():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.ban)("203.0.113.9", "scribbling")
     vandal = await Player(client=VANDAL).join(board)
     neighbour = await Player(client=NEIGHBOUR).join(board)
@@ -76,7 +69,7 @@ async def test_a_banned_player_still_watches_the_board():
 
 
 async def test_refused_and_accepted_results_keep_the_order_changes_were_sent():
-    board = await main_board()
+    board = await default_board()
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 1) == Status.APPLIED
     await sync_to_async(moderation.ban)("203.0.113.0/24", "scribbling")
@@ -89,7 +82,7 @@ async def test_refused_and_accepted_results_keep_the_order_changes_were_sent():
 
 
 async def test_a_ban_reaches_a_player_already_connected_within_seconds():
-    board = await main_board()
+    board = await default_board()
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 5) == Status.APPLIED
 
@@ -101,7 +94,7 @@ async def test_a_ban_reaches_a_player_already_connected_within_seconds():
 
 async def test_a_ban_made_without_the_announcement_still_takes_hold_at_the_next_refresh(settings):
     settings.BOARD_BAN_REFRESH_SECONDS = 1
-    board = await main_board()
+    board = await default_board()
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 5) == Status.APPLIED
 
@@ -114,7 +107,7 @@ async def test_a_ban_made_without_the_announcement_still_takes_hold_at_the_next_
 
 async def test_a_ban_list_left_unused_for_long_is_reloaded_before_the_next_change_is_judged(settings):
     settings.BOARD_BAN_REFRESH_SECONDS = 1
-    board = await main_board()
+    board = await default_board()
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 5) == Status.APPLIED
     await asyncio.sleep(2.2)  # more than twice the refresh time with no changes at all
@@ -126,7 +119,7 @@ async def test_a_ban_list_left_unused_for_long_is_reloaded_before_the_next_chang
 
 
 async def test_a_lifted_ban_lets_the_player_change_boxes_again():
-    board = await main_board()
+    board = await default_board()
     ban = await sync_to_async(moderation.ban)("203.0.113.9", "scribbling")
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 5) == Status.BANNED
@@ -136,12 +129,12 @@ async def test_a_lifted_ban_lets_the_player_change_boxes_again():
     async with asyncio.timeout(3):
         while await result_of(vandal, 5) != Status.APPLIED:
             await asyncio.sleep(0.1)
-    assert bit(5) == 1
+    assert bit("main", 5) == 1
     await vandal.leave()
 
 
 async def test_an_expired_ban_refuses_nothing():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.ban)("203.0.113.9", "old", expires=timezone.now() - timedelta(minutes=1))
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 5) == Status.APPLIED
@@ -149,7 +142,7 @@ async def test_an_expired_ban_refuses_nothing():
 
 
 async def test_a_ban_ends_when_it_expires_without_a_reload(settings):
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.ban)("203.0.113.9", "brief", expires=timezone.now() + timedelta(seconds=1))
     vandal = await Player(client=VANDAL).join(board)
     assert await result_of(vandal, 5) == Status.BANNED
@@ -159,7 +152,7 @@ async def test_a_ban_ends_when_it_expires_without_a_reload(settings):
 
 
 async def test_an_ipv6_ban_covers_the_whole_slash_64_and_nothing_else():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.ban)("2001:db8:1:2::1", "scribbling")
     same = await Player(client=("2001:db8:1:2:ffff::9", 5000)).join(board)
     other = await Player(client=("2001:db8:1:3::1", 5000)).join(board)
@@ -170,7 +163,7 @@ async def test_an_ipv6_ban_covers_the_whole_slash_64_and_nothing_else():
 
 
 async def test_a_player_without_a_known_address_is_never_banned():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.ban)("203.0.113.9", "scribbling")
     anonymous = await Player().join(board)
     assert await result_of(anonymous, 5) == Status.APPLIED
@@ -178,14 +171,14 @@ async def test_a_player_without_a_known_address_is_never_banned():
 
 
 async def test_the_networks_that_change_boxes_are_tallied_for_moderators():
-    board = await main_board()
+    board = await default_board()
     vandal = await Player(client=VANDAL).join(board)
     neighbour = await Player(client=NEIGHBOUR).join(board)
     for index in range(5):
         await result_of(vandal, index)
     await result_of(neighbour, 100)
 
-    await (await hub_for("main")).activity.flush()
+    await (await hub_for("main")).tally.flush()
 
     assert await sync_to_async(tally.recent)("main") == [("203.0.113.9/32", 5), ("203.0.113.10/32", 1)]
     await vandal.leave()

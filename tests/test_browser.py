@@ -9,7 +9,8 @@ from playwright.async_api import expect
 
 from board.models import Board
 from board.store import state
-from tests.pages import READY, box, default_board, open_board, redis_bit
+from tests.boards import bit, default_board
+from tests.pages import READY, box, open_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
@@ -26,7 +27,7 @@ async def test_a_click_in_one_browser_appears_in_another(browser, daphnes):
     await expect(box(bob, 5)).to_be_checked()
     await expect(bob.locator("#count")).to_have_text("1")
     await expect(alice.locator("#count")).to_have_text("1")
-    assert redis_bit("main", 5) == 1
+    assert bit("main", 5) == 1
 
     await box(bob, 5).click()
     await expect(box(alice, 5)).not_to_be_checked()
@@ -60,7 +61,7 @@ async def test_a_million_box_board_loads_and_scrolls_to_the_last_box(browser, da
     await last.click()
     await expect(last).to_be_checked()
     await expect(page.locator("#count")).to_have_text("1")
-    assert redis_bit("million", 999_999) == 1
+    assert bit("million", 999_999) == 1
 
 
 async def test_jumping_to_a_box_scrolls_to_it_and_keeps_the_place_in_the_url(browser, daphnes):
@@ -92,7 +93,7 @@ async def test_a_refused_change_is_rolled_back_with_a_message(browser, daphnes):
     await box(page, 3).click()
     await expect(page.locator("#toast")).to_contain_text("frozen")
     await expect(box(page, 3)).not_to_be_checked()
-    assert redis_bit("main", 3) == 0
+    assert bit("main", 3) == 0
 
 
 async def test_a_frozen_board_shows_a_banner_and_disables_boxes(browser, daphnes):

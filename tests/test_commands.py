@@ -12,6 +12,7 @@ from PIL import Image
 from board import pictures
 from board.models import Ban, Board, Snapshot
 from board.store import snapshots, state
+from tests.boards import bit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -24,10 +25,6 @@ def run(*args):
 
 def live_bits(board):
     return state.read(board)[0]
-
-
-def bit(board, index):
-    return state.sync_client().getbit(state.keys(board.slug)[0], index)
 
 
 # -- every command that names a board -------------------------------------------------
@@ -93,7 +90,7 @@ def test_restoresnapshot_asks_and_restores_on_yes(main_board, tty):
     state.apply(main_board, [(2, 1)])
     output = run("restoresnapshot", str(saved.pk))
     assert f"Restore snapshot #{saved.pk} of main" in output
-    assert bit(main_board, 2) == 0
+    assert bit("main", 2) == 0
 
 
 def test_restoresnapshot_changes_nothing_when_the_answer_is_no(main_board, tty):
@@ -102,7 +99,7 @@ def test_restoresnapshot_changes_nothing_when_the_answer_is_no(main_board, tty):
     state.apply(main_board, [(2, 1)])
     with pytest.raises(CommandError, match="Nothing was changed"):
         run("restoresnapshot", str(saved.pk))
-    assert bit(main_board, 2) == 1
+    assert bit("main", 2) == 1
     assert Snapshot.objects.count() == 1
 
 
@@ -111,7 +108,7 @@ def test_restoresnapshot_without_a_terminal_needs_yes(main_board):
     state.apply(main_board, [(2, 1)])
     with pytest.raises(CommandError, match="pass --yes"):
         run("restoresnapshot", str(saved.pk))
-    assert bit(main_board, 2) == 1
+    assert bit("main", 2) == 1
 
 
 def test_restoresnapshot_of_a_missing_snapshot_says_how_to_find_one(main_board):
@@ -231,7 +228,7 @@ def test_an_exported_png_imports_back_exactly(main_board, tmp_path):
 def test_importboard_reads_a_raw_bitset(small_board, tmp_path):
     (tmp_path / "board.bin").write_bytes(bytes([0x80]) + bytes(12))
     run("importboard", "--board", "small", str(tmp_path / "board.bin"))
-    assert bit(small_board, 0) == 1
+    assert bit("small", 0) == 1
     assert state.meta(small_board).count == 1
 
 
@@ -240,7 +237,7 @@ def test_importboard_refuses_a_bitset_of_the_wrong_length_and_leaves_the_board(m
     (tmp_path / "short.bin").write_bytes(bytes(100))
     with pytest.raises(CommandError, match="needs exactly 12,500 bytes and the file has 100. The board was not"):
         run("importboard", str(tmp_path / "short.bin"))
-    assert (state.meta(main_board).count, bit(main_board, 5)) == (1, 1)
+    assert (state.meta(main_board).count, bit("main", 5)) == (1, 1)
     assert not Snapshot.objects.exists()
 
 
@@ -322,6 +319,11 @@ def test_ban_for_a_week(db):
     assert f"Banned 203.0.113.9/32 until {ban.expires:%Y-%m-%d %H:%M} UTC" in output
 
 
+def test_ban_for_ninety_seconds_as_the_history_tools_write_it(db):
+    run("ban", "203.0.113.9", "--reason", "a burst", "--for", "90s")
+    assert timedelta(seconds=80) < Ban.objects.get().expires - timezone.now() <= timedelta(seconds=90)
+
+
 def test_ban_forever(db):
     run("ban", "2001:db8::5", "--reason", "bot", "--for", "forever")
     assert (Ban.objects.get().network, Ban.objects.get().expires) == ("2001:db8::/64", None)
@@ -332,8 +334,9 @@ def test_ban_forever(db):
     [
         (["banana", "--reason", "x"], "is not an IP address or network"),
         (["0.0.0.0/0", "--reason", "x"], "at most a /16"),
-        (["203.0.113.9", "--reason", "x", "--for", "soon"], "is not a duration: write 30m, 12h"),
+        (["203.0.113.9", "--reason", "x", "--for", "soon"], "is not a duration: write 90s, 30m, 12h"),
         (["203.0.113.9", "--reason", "x", "--for", "0d"], "is not a duration"),
+        (["203.0.113.9", "--reason", "x", "--for", "9999999d"], "longer than 100 years"),
         (["203.0.113.9", "--reason", "  "], "--reason is empty"),
     ],
 )

@@ -10,11 +10,13 @@ import pytest
 from asgiref.sync import sync_to_async
 from playwright.async_api import expect
 
+from board import bitset
 from board.live import events
 from board.models import Board
 from board.store import state
 from harness.players import NetPlayer
-from tests.pages import box, default_board, open_board, redis_bit, wait_until_live
+from tests.boards import bit, default_board
+from tests.pages import box, open_board, wait_until_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
@@ -146,7 +148,7 @@ async def test_the_minimap_is_a_slider_for_the_keyboard(browser, daphnes):
 async def test_find_an_empty_spot_lands_where_nothing_is_checked(browser, daphnes):
     board = await default_board()
     # Everything checked except boxes 60,000 to 63,999.
-    bits = bytearray(b"\xff" * state.byte_length(board.size))
+    bits = bytearray(b"\xff" * bitset.byte_length(board.size))
     bits[60_000 // 8 : 64_000 // 8] = bytes(4_000 // 8)
     await sync_to_async(state.replace)(board, bits)
     (server,) = daphnes(1)
@@ -171,7 +173,7 @@ async def test_find_an_empty_spot_lands_where_nothing_is_checked(browser, daphne
 async def test_find_an_empty_spot_on_a_full_board_goes_to_the_emptiest_stretch_and_says_so(browser, daphnes):
     board = await default_board()
     # Every box checked but for boxes 60,000 to 63,999, where only every eighth one is.
-    bits = bytearray(b"\xff" * state.byte_length(board.size))
+    bits = bytearray(b"\xff" * bitset.byte_length(board.size))
     bits[60_000 // 8 : 64_000 // 8] = b"\x80" * (4_000 // 8)
     await sync_to_async(state.replace)(board, bits)
     (server,) = daphnes(1)
@@ -293,7 +295,7 @@ async def test_a_change_while_the_server_is_unreachable_rolls_back_and_says_so(b
     await expect(page.locator("#toast")).to_have_attribute("data-kind", "refused")
     await expect(box(page, 3)).not_to_be_checked()
     await expect(page.locator("#tally-checked")).to_have_text("0")
-    assert redis_bit("main", 3) == 0
+    assert bit("main", 3) == 0
 
 
 async def test_a_message_never_blocks_the_box_under_it(browser, daphnes):
@@ -312,7 +314,7 @@ async def test_a_message_never_blocks_the_box_under_it(browser, daphnes):
     await expect(box(page, under)).to_be_checked()
     await expect(toast).to_be_visible()
     await confirmed(page, 1)
-    assert redis_bit("main", under) == 1
+    assert bit("main", under) == 1
 
 
 async def test_freezing_live_shows_the_banner_and_unfreezing_gives_the_boxes_back(browser, daphnes):
@@ -369,7 +371,7 @@ async def test_arrow_keys_move_focus_through_the_grid_and_space_toggles(browser,
     await expect(box(page, 99_999)).to_be_focused()
     assert await page.locator("input.box[tabindex='0']").count() == 1
     await confirmed(page, 1)
-    assert redis_bit("main", 1 + columns) == 1
+    assert bit("main", 1 + columns) == 1
 
 
 async def test_the_focused_box_has_a_visible_ring(browser, daphnes):
@@ -438,7 +440,7 @@ async def test_a_phone_screen_has_no_sideways_scrolling_and_big_enough_targets(b
     await box(page, 4).tap()
     await expect(box(page, 4)).to_be_checked()
     await confirmed(page, 1)
-    assert redis_bit("main", 4) == 1
+    assert bit("main", 4) == 1
 
 
 async def swipe(touch, x, from_y, to_y, steps=10):

@@ -14,6 +14,7 @@ import redis
 import websockets
 from asgiref.sync import sync_to_async
 
+from board import bitset
 from board.live import protocol
 from board.management.serving import LocalRedis
 from board.models import Board
@@ -271,7 +272,7 @@ class Keeper:
         """Boxes whose bit in ``bits`` is neither the acknowledged value nor the one in doubt."""
         wrong = []
         for index, (acked, doubtful) in self.last.items():
-            bit = (bits[index >> 3] >> (7 - (index & 7))) & 1
+            bit = bitset.get(bits, index)
             if bit != acked and bit != doubtful:
                 wrong.append(index)
         return wrong

@@ -1,4 +1,4 @@
-"""The admin's history pages: box history, a network's activity, revert and timelapse, for moderators only."""
+"""The admin's history pages: box history, a network's changes, revert and timelapse, for moderators only."""
 
 import base64
 import io
@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
 ALICE = Author("198.51.100.1/32", "198.51.100.1", "a1a1a1a1a1a1")
 VANDAL = Author("2001:db8:66:1::/64", "2001:db8:66:1::bad", "bad0bad0bad0")
-PAGES = ["boxes", "activity", "revert", "timelapse"]
+PAGES = ["boxes", "changes", "revert", "timelapse"]
 
 
 def url(board, page):
@@ -93,20 +93,20 @@ def test_reverting_needs_its_own_permission(client, django_user_model, vandalise
     assert client.get(url(board, "boxes")).status_code == 200
     assert bits(board)[12:15] == bytes(3)
     board_page = client.get(reverse("admin:board_board_change", args=[board.pk])).content.decode()
-    assert url(board, "activity") in board_page and url(board, "revert") not in board_page
+    assert url(board, "changes") in board_page and url(board, "revert") not in board_page
 
 
 def test_the_board_page_links_to_the_history_pages_and_each_active_network(moderator_client, vandalised):
     board, _ = vandalised
     state.sync_client().hincrby(
-        f"{state.keys('main')[0][:-5]}:activity:{int(time.time() // 60)}", "2001:db8:66:1::/64", 20
+        f"{state.keys('main')[0][:-5]}:tally:{int(time.time() // 60)}", "2001:db8:66:1::/64", 20
     )
 
     html = moderator_client.get(reverse("admin:board_board_change", args=[board.pk])).content.decode()
 
     for page in PAGES:
         assert f'href="{url(board, page)}"' in html
-    assert f'href="{url(board, "activity")}?network=2001%3Adb8%3A66%3A1%3A%3A%2F64&amp;since=10m"' in html
+    assert f'href="{url(board, "changes")}?network=2001%3Adb8%3A66%3A1%3A%3A%2F64&amp;since=10m"' in html
     assert f'href="{url(board, "revert")}?network=2001%3Adb8%3A66%3A1%3A%3A%2F64&amp;since=10m"' in html
 
 
@@ -125,7 +125,7 @@ def test_box_history_lists_a_boxs_changes_newest_first_with_who_made_them(modera
         ("unchecked", "board created by the server"),
     ]
     assert "<code>2001:db8:66:1::bad</code>" in html and "<code>bad0bad0bad0</code>" in html
-    assert f"{url(board, 'activity')}?network=2001%3Adb8%3A66%3A1%3A%3A%2F64&amp;since=" in html
+    assert f"{url(board, 'changes')}?network=2001%3Adb8%3A66%3A1%3A%3A%2F64&amp;since=" in html
 
 
 @pytest.mark.parametrize(
@@ -149,17 +149,17 @@ def test_box_history_says_when_redis_did_not_answer(moderator_client, vandalised
     assert "Redis did not answer; try again in a moment." in html
 
 
-# -- activity -----------------------------------------------------------------------------------
+# -- a network's changes -----------------------------------------------------------------------------
 
 
-def test_activity_shows_a_networks_changes_counts_and_a_picture_of_the_boxes_it_touched(moderator_client, vandalised):
+def test_a_networks_changes_page_shows_counts_and_a_picture_of_the_boxes_it_touched(moderator_client, vandalised):
     board, since = vandalised
     state.apply(board, [(300, 1)], [ALICE])
 
-    response = moderator_client.get(url(board, "activity"), {"network": "2001:db8:66:1::1", "since": "1h"})
+    response = moderator_client.get(url(board, "changes"), {"network": "2001:db8:66:1::1", "since": "1h"})
 
     html = response.content.decode()
-    assert '<dd id="activity-changes">20</dd>' in html and '<dd id="activity-boxes">20</dd>' in html
+    assert '<dd id="changes-count">20</dd>' in html and '<dd id="changes-boxes">20</dd>' in html
     assert html.count("<code>bad0bad0bad0</code>") == 20
     shown = inline_image(html).convert("RGB")
     expected = pictures.picture(bytes(12) + bytes([0x0F, 0xFF, 0xFF]) + bytes(12_485), board.size)
@@ -167,9 +167,9 @@ def test_activity_shows_a_networks_changes_counts_and_a_picture_of_the_boxes_it_
     assert "Revert its changes since then…" in html and "Ban it…" in html
 
 
-def test_activity_of_a_network_that_changed_nothing_says_so(moderator_client, vandalised):
+def test_the_changes_of_a_network_that_changed_nothing_say_so(moderator_client, vandalised):
     board, _ = vandalised
-    html = moderator_client.get(url(board, "activity"), {"network": "203.0.113.1", "since": "1h"}).content.decode()
+    html = moderator_client.get(url(board, "changes"), {"network": "203.0.113.1", "since": "1h"}).content.decode()
     assert "It changed nothing on this board in that window." in html
 
 
@@ -181,13 +181,14 @@ def test_activity_of_a_network_that_changed_nothing_says_so(moderator_client, va
         ({"network": "198.51.100.1", "since": "whenever"}, "&#x27;whenever&#x27; is not a time"),
         ({"network": "198.51.100.1", "since": "1h", "until": "2h"}, "The window ends before it starts."),
         ({"network": "198.51.100.1", "since": "2999-01-01"}, "is in the future"),
+        ({"network": "198.51.100.1", "since": "9999999d"}, "longer than 100 years"),
     ],
 )
-def test_activity_refuses_bad_input(query, message, moderator_client, vandalised):
+def test_the_changes_page_refuses_bad_input(query, message, moderator_client, vandalised):
     board, _ = vandalised
-    html = moderator_client.get(url(board, "activity"), query).content.decode()
+    html = moderator_client.get(url(board, "changes"), query).content.decode()
     assert message in html
-    assert "activity-changes" not in html
+    assert "changes-count" not in html
 
 
 # -- revert --------------------------------------------------------------------------------------

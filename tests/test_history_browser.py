@@ -7,7 +7,8 @@ from playwright.async_api import expect
 
 from board.models import Board
 from harness.players import NetPlayer
-from tests.pages import box, open_board, redis_bit
+from tests.boards import bit
+from tests.pages import box, open_board
 from tests.test_moderator_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
@@ -41,7 +42,7 @@ async def test_a_moderator_finds_the_vandal_reverts_it_and_plays_the_last_hour(b
     await mod.click("input[value=Show]")
     await expect(mod.locator("#box-history")).to_contain_text("127.0.0.3/32")
     await mod.click("#box-history a:has-text('127.0.0.3/32')")
-    await expect(mod.locator("#activity-changes")).to_have_text("40")
+    await expect(mod.locator("#changes-count")).to_have_text("40")
     await mod.click("text=Revert its changes since then…")
     await expect(mod.locator("#revert-summary")).to_contain_text("Reverting changes 39 boxes")
     await mod.click("input[value='Yes, revert 39 boxes']")
@@ -51,7 +52,7 @@ async def test_a_moderator_finds_the_vandal_reverts_it_and_plays_the_last_hour(b
         await expect(box(player, index)).to_be_checked()
     await expect(box(player, 45)).to_be_checked()
     await expect(player.locator("#count")).to_have_text("41")
-    assert [redis_bit("main", index) for index in DRAWING] == [1] * 40
+    assert [bit("main", index) for index in DRAWING] == [1] * 40
 
     await mod.goto(f"{server.url}/admin/board/board/{board.pk}/timelapse/")
     await mod.fill("#id_since", "1h")

@@ -108,7 +108,7 @@ def test_boxhistory_shows_a_restore_with_the_value_it_gave_the_box(main_board):
 
 def test_boxhistory_of_a_box_nobody_changed_says_so(main_board):
     state.apply(main_board, [(1, 1)], [ALICE])
-    state.sync_client().delete(state.log_key("main"))
+    state.sync_client().delete(state.changelog_key("main"))
     state.apply(main_board, [(2, 1)], [ALICE])
     assert "Box 1 of main has no changes on record" in run("boxhistory", "1")
 
@@ -280,11 +280,11 @@ def test_archivelog_all_boards_archives_every_board(vandalised, small_board, his
 def test_archivelog_drops_entries_past_retention_from_every_boards_live_log(main_board, small_board, settings):
     settings.HISTORY_RETENTION_HOURS = 24
     state.ensure(small_board)
-    state.sync_client().delete(state.log_key("small"))
+    state.sync_client().delete(state.changelog_key("small"))
     now_ms = int(time.time() * 1000)
     for slug, hours in (("small", 30), ("small", 2)):
         fields = {"box": 1, "value": 1, "version": 1, "network": "", "address": "", "connection": ""}
-        state.sync_client().xadd(state.log_key(slug), fields, id=f"{now_ms - hours * 3_600_000}-{hours}")
+        state.sync_client().xadd(state.changelog_key(slug), fields, id=f"{now_ms - hours * 3_600_000}-{hours}")
 
     output = run("archivelog", "--older-than", "48h")
 

@@ -8,7 +8,7 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from board import moderation
+from board import bitset, moderation
 from board.models import Ban, Board, Snapshot
 from board.store import changelog, snapshots, state
 from board.store.changelog import Change, Reset
@@ -30,7 +30,7 @@ def resets(slug="main"):
 
 
 def replay(entries, size):
-    bits = bytearray(state.byte_length(size))
+    bits = bytearray(bitset.byte_length(size))
     for entry in entries:
         mask = 0x80 >> (entry.box & 7)
         bits[entry.box >> 3] = bits[entry.box >> 3] | mask if entry.value else bits[entry.box >> 3] & ~mask
@@ -41,7 +41,7 @@ def old_entry(slug, hours_ago, box):
     """An entry written ``hours_ago`` hours ago, as if the log had been running then."""
     ms = int(time.time() * 1000) - int(hours_ago * HOUR_MS)
     fields = {"box": box, "value": 1, "version": box, "network": "198.51.100.7/32", "address": "198.51.100.7"}
-    state.sync_client().xadd(state.log_key(slug), {**fields, "connection": "old"}, id=f"{ms}-0")
+    state.sync_client().xadd(state.changelog_key(slug), {**fields, "connection": "old"}, id=f"{ms}-0")
 
 
 # -- what the log holds ------------------------------------------------------------
@@ -78,7 +78,7 @@ def test_nothing_is_logged_with_the_log_turned_off(main_board, settings):
     settings.HISTORY_ENABLED = False
     state.apply(main_board, [(5, 1), (6, 1)], [ALICE, BOB])
     assert state.meta(main_board).version == 2
-    assert not state.sync_client().exists(state.log_key("main"))
+    assert not state.sync_client().exists(state.changelog_key("main"))
 
 
 @pytest.mark.django_db
@@ -86,7 +86,7 @@ def test_a_new_board_starts_its_log_with_the_empty_board(main_board):
     state.ensure(main_board)
     (created,) = resets()
     assert (created.reason, created.version) == ("created", 0)
-    assert created.digest == state.content_digest(bytes(12_500))
+    assert created.digest == bitset.digest(bytes(12_500))
 
 
 @pytest.mark.django_db
@@ -126,7 +126,7 @@ def test_replacing_the_board_logs_the_new_board_by_its_digest_and_who_did_it(ope
 def test_deleting_a_board_deletes_its_log(main_board):
     state.apply(main_board, [(3, 1)], [ALICE])
     state.forget(main_board)
-    assert not state.sync_client().exists(state.log_key("main"))
+    assert not state.sync_client().exists(state.changelog_key("main"))
 
 
 # -- retention ------------------------------------------------------------------------
@@ -150,7 +150,7 @@ def test_the_log_is_trimmed_to_about_its_length_keeping_the_newest(main_board, s
 def test_entries_older_than_retention_are_trimmed_and_younger_ones_kept(main_board, settings):
     settings.HISTORY_RETENTION_HOURS = 24
     state.ensure(main_board)
-    state.sync_client().delete(state.log_key("main"))
+    state.sync_client().delete(state.changelog_key("main"))
     old_entry("main", 25, box=1)
     old_entry("main", 23, box=2)
 
@@ -163,13 +163,13 @@ def test_entries_older_than_retention_are_trimmed_and_younger_ones_kept(main_boa
 def test_an_idle_log_expires_as_a_whole_once_its_newest_entry_is_past_retention(main_board, settings):
     settings.HISTORY_RETENTION_HOURS = 2
     state.apply(main_board, [(3, 1)], [ALICE])
-    ttl = state.sync_client().pttl(state.log_key("main"))
+    ttl = state.sync_client().pttl(state.changelog_key("main"))
     assert 2 * HOUR_MS - 60_000 < ttl <= 2 * HOUR_MS
 
 
 def test_trimming_drops_entries_written_before_a_moment(main_board):
     state.ensure(main_board)
-    state.sync_client().delete(state.log_key("main"))
+    state.sync_client().delete(state.changelog_key("main"))
     old_entry("main", 30, box=1)
     old_entry("main", 2, box=2)
 
@@ -185,7 +185,7 @@ async def test_each_serving_process_trims_its_boards_logs_even_when_nobody_chang
     monkeypatch.setattr(changelog, "TRIM_SECONDS", 0.05)
     await sync_to_async(Board.objects.default)()
     watcher = await Player().join()
-    state.sync_client().delete(state.log_key("main"))
+    state.sync_client().delete(state.changelog_key("main"))
     await sync_to_async(old_entry)("main", 30, box=1)
 
     async with asyncio.timeout(5):

@@ -11,6 +11,7 @@ from board.models import Board
 from board.store import state
 from board.store.state import Status
 from harness.players import ConnectionClosed
+from tests.boards import bit
 from tests.conftest import use_redis
 from tests.players import Player
 
@@ -20,10 +21,6 @@ MALLORY = "203.0.113.66"
 ALICE = "198.51.100.1"
 # Long windows, so that no test depends on how fast the machine runs it.
 HOUR = 3600
-
-
-def bit(index):
-    return state.sync_client().getbit(state.keys("main")[0], index)
 
 
 async def join(address=ALICE, **options):
@@ -82,7 +79,7 @@ async def test_a_change_over_the_sockets_rate_is_refused_and_never_reaches_the_b
         await mallory.send_set(index, 1)
     statuses = [status for _, _, status, _ in await results_of(mallory, 4)]
     assert statuses == [Status.APPLIED] * 3 + [Status.RATE_LIMITED]
-    assert bit(3) == 0
+    assert bit("main", 3) == 0
     await bob.wait_for_version(3)
     await bob.drain()
     assert bob.replica.version == 3
@@ -133,7 +130,7 @@ async def test_a_socket_that_keeps_sending_while_limited_is_disconnected_with_44
     # The board holds exactly the two changes that were allowed, and Bob is fine.
     await bob.send_set(50, 1)
     assert await bob.receive_result() == (50, 1, Status.APPLIED, 3)
-    assert [bit(index) for index in range(4)] == [1, 1, 0, 0]
+    assert [bit("main", index) for index in range(4)] == [1, 1, 0, 0]
     await bob.leave()
 
 
@@ -161,7 +158,7 @@ async def test_sockets_of_one_network_share_its_budget(settings):
     for index in range(3, 6):
         await second.send_set(index, 1)
     assert [s for _, _, s, _ in await results_of(second, 3)] == [Status.APPLIED] * 2 + [Status.RATE_LIMITED]
-    assert bit(5) == 0
+    assert bit("main", 5) == 0
     await first.leave()
     await second.leave()
 

@@ -7,13 +7,10 @@ from board import moderation
 from board.models import Board, Snapshot
 from board.store import snapshots, state
 from board.store.state import Status
+from tests.boards import default_board
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
-
-
-async def main_board():
-    return await sync_to_async(Board.objects.default)()
 
 
 async def players(board, count=2):
@@ -21,7 +18,7 @@ async def players(board, count=2):
 
 
 async def test_freezing_tells_every_player_and_refuses_changes():
-    board = await main_board()
+    board = await default_board()
     alice, bob = await players(board)
 
     await sync_to_async(moderation.freeze)(board, True)
@@ -36,7 +33,7 @@ async def test_freezing_tells_every_player_and_refuses_changes():
 
 
 async def test_unfreezing_lets_players_change_boxes_again():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(moderation.freeze)(board, True)
     (alice,) = await players(board, 1)
     assert alice.hello["frozen"] is True
@@ -50,13 +47,13 @@ async def test_unfreezing_lets_players_change_boxes_again():
 
 
 async def test_freezing_a_frozen_board_says_it_changed_nothing():
-    board = await main_board()
+    board = await default_board()
     assert await sync_to_async(moderation.freeze)(board, True) is True
     assert await sync_to_async(moderation.freeze)(board, True) is False
 
 
 async def test_a_restore_reaches_every_connected_player():
-    board = await main_board()
+    board = await default_board()
     alice, bob = await players(board)
     for index in (10, 11, 12):
         await alice.send_set(index, 1)
@@ -83,7 +80,7 @@ async def test_a_restore_reaches_every_connected_player():
 
 
 async def test_a_restore_saves_the_board_before_and_after():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(state.apply)(board, [(1, 1)])
     saved = await sync_to_async(snapshots.take)(board, Snapshot.Reason.MANUAL)
     await sync_to_async(state.apply)(board, [(2, 1)])
@@ -98,7 +95,7 @@ async def test_a_restore_saves_the_board_before_and_after():
 
 
 async def test_changes_after_a_restore_carry_on_from_the_restored_board():
-    board = await main_board()
+    board = await default_board()
     alice, bob = await players(board)
     saved = await sync_to_async(snapshots.take)(board, Snapshot.Reason.MANUAL)
     await alice.send_set(3, 1)
@@ -117,7 +114,7 @@ async def test_changes_after_a_restore_carry_on_from_the_restored_board():
 
 
 async def test_a_snapshot_of_another_size_is_not_restored():
-    board = await main_board()
+    board = await default_board()
     small = await Board.objects.acreate(slug="small", size=100)
     await sync_to_async(state.apply)(small, [(1, 1)])
     other = await sync_to_async(snapshots.take)(small, Snapshot.Reason.MANUAL)
@@ -131,7 +128,7 @@ async def test_a_snapshot_of_another_size_is_not_restored():
 
 
 async def test_clearing_reaches_every_player_and_can_be_undone():
-    board = await main_board()
+    board = await default_board()
     alice, bob = await players(board)
     await alice.send_set(42, 1)
     await bob.wait_for_version(1)
@@ -149,7 +146,7 @@ async def test_clearing_reaches_every_player_and_can_be_undone():
 
 
 async def test_an_import_reaches_every_player():
-    board = await main_board()
+    board = await default_board()
     (bob,) = await players(board, 1)
     bits = bytes([0xF0]) + bytes(12_499)
 
@@ -163,7 +160,7 @@ async def test_an_import_reaches_every_player():
 
 
 async def test_an_import_of_the_wrong_length_leaves_the_board_alone():
-    board = await main_board()
+    board = await default_board()
     await sync_to_async(state.apply)(board, [(7, 1)])
     with pytest.raises(moderation.ModerationError, match="needs a bitset of 12,500 bytes; this one has 3"):
         await sync_to_async(moderation.import_bits)(board, b"abc")

@@ -10,7 +10,8 @@ from playwright.async_api import expect
 
 from board.models import Ban, Board, Snapshot
 from board.store import snapshots, state
-from tests.pages import box, open_board, redis_bit
+from tests.boards import bit
+from tests.pages import box, open_board
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 
@@ -78,12 +79,12 @@ async def test_a_moderator_freezes_restores_and_bans_while_a_player_watches(brow
     await box(player, 20).click()
     await expect(box(player, 20)).to_be_checked()
     ban_link = mod.locator("a.ban-link").first
-    for _ in range(30):  # activity reaches Redis every few seconds
+    for _ in range(30):  # the tally reaches Redis every few seconds
         await mod.goto(f"{server.url}/admin/board/board/{board.pk}/change/")
         if await ban_link.count():
             break
         await mod.wait_for_timeout(500)
-    await expect(mod.locator(".board-activity")).to_contain_text("127.0.0.1/32")
+    await expect(mod.locator(".board-tally")).to_contain_text("127.0.0.1/32")
     await ban_link.click()
     await expect(mod.locator("#id_network")).to_have_value("127.0.0.1/32")
     await mod.select_option("#id_duration", label="For a day")
@@ -94,4 +95,4 @@ async def test_a_moderator_freezes_restores_and_bans_while_a_player_watches(brow
     await box(player, 30).click()
     await expect(player.locator("#toast")).to_contain_text("blocked by a moderator")
     await expect(box(player, 30)).not_to_be_checked()
-    assert redis_bit("main", 30) == 0
+    assert bit("main", 30) == 0

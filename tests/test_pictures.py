@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from board import pictures
-from board.store.state import byte_length, mask_padding
+from board.bitset import byte_length, mask_padding
 
 
 def bits_with(size, *checked):

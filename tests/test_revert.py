@@ -9,9 +9,10 @@ from django.utils import timezone
 
 from board import moderation
 from board.history import queries
-from board.models import Board, Snapshot
+from board.models import Snapshot
 from board.store import changelog, snapshots, state
 from board.store.changelog import Change
+from tests.boards import bit, default_board
 from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
@@ -19,10 +20,6 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 ALICE, BOB, VANDAL = "198.51.100.1", "198.51.100.2", "203.0.113.9"
 VANDALS = ipaddress.ip_network("203.0.113.9/32")
 DRAWING = range(100, 140)
-
-
-async def main_board():
-    return await sync_to_async(Board.objects.default)()
 
 
 async def sets(player, changes):
@@ -39,13 +36,9 @@ async def moment():
     return now
 
 
-def bit(index):
-    return state.sync_client().getbit(state.keys("main")[0], index)
-
-
 async def vandalised_drawing():
     """Alice draws; the vandal wipes the drawing and scribbles; Bob changes some boxes after them."""
-    board = await main_board()
+    board = await default_board()
     alice, bob, vandal = [await Player(address=a).join(board) for a in (ALICE, BOB, VANDAL)]
     await sets(alice, [(box, 1) for box in DRAWING])
     since = await moment()
@@ -63,9 +56,9 @@ async def test_a_revert_restores_the_vandalised_drawing_and_keeps_a_later_honest
 
     done = await sync_to_async(moderation.revert)(board, VANDALS, since)
 
-    assert [bit(box) for box in DRAWING if box != 105] == [1] * 39
-    assert bit(105) == 0  # Bob's change, made after the vandal's, stays.
-    assert [bit(box) for box in range(200, 210)] == [0] * 10
+    assert [bit("main", box) for box in DRAWING if box != 105] == [1] * 39
+    assert bit("main", 105) == 0  # Bob's change, made after the vandal's, stays.
+    assert [bit("main", box) for box in range(200, 210)] == [0] * 10
     assert done.changed == 49
     assert done.plan.kept == {105}
     assert (await state.ameta(board)).count == 39
@@ -122,7 +115,7 @@ async def test_a_frozen_board_is_reverted_too():
 
     await sync_to_async(moderation.revert)(board, VANDALS, since)
 
-    assert bit(100) == 1
+    assert bit("main", 100) == 1
     assert (await state.ameta(board)).frozen is True
 
 
@@ -134,7 +127,7 @@ async def test_a_revert_only_looks_at_changes_since_the_time_given():
 
     done = await sync_to_async(moderation.revert)(board, VANDALS, since)
 
-    assert (done.changed, bit(300), bit(100)) == (1, 0, 0)
+    assert (done.changed, bit("main", 300), bit("main", 100)) == (1, 0, 0)
     await vandal.leave()
 
 
@@ -145,7 +138,7 @@ async def test_a_network_reverts_every_address_inside_it():
 
     done = await sync_to_async(moderation.revert)(board, ipaddress.ip_network("203.0.113.0/24"), since)
 
-    assert (bit(400), bit(100), done.changed) == (0, 1, 50)
+    assert (bit("main", 400), bit("main", 100), done.changed) == (0, 1, 50)
     await accomplice.leave()
 
 

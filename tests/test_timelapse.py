@@ -121,7 +121,7 @@ def test_a_board_with_no_snapshot_is_replayed_from_its_start(main_board):
 
 def test_a_gap_in_the_log_stops_the_replay_with_a_reason(drawn):
     board, since, until, _, _ = drawn
-    log = state.log_key("main")
+    log = state.changelog_key("main")
     middle = state.sync_client().xrange(log, min=str(int(since.timestamp() * 1000)), count=10)[5][0]
     state.sync_client().xdel(log, middle)
 
@@ -134,7 +134,7 @@ def test_a_window_the_log_and_snapshots_do_not_reach_is_refused(main_board):
     since = now()
     draw(main_board, range(50, 100))
     until = now()
-    state.sync_client().delete(state.log_key("main"))
+    state.sync_client().delete(state.changelog_key("main"))
     draw(main_board, [7000])
 
     with pytest.raises(timelapse.TimelapseError, match="No snapshot of main was taken before"):

@@ -1,9 +1,11 @@
-"""Times and durations as moderators and operators type them, for the history tools and commands."""
+"""Times and durations as moderators and operators type them: the history tools, bans and commands."""
 
 import re
 from datetime import UTC, datetime, timedelta
 
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+# Longer than anything meant; past it, date arithmetic would overflow.
+LONGEST = timedelta(days=100 * 365)
 
 MOMENT_HELP = "a time ago (30m, 2h, 1d), now, or a date and time in UTC such as 2025-01-03T18:00"
 
@@ -13,7 +15,10 @@ def parse_duration(text):
     match = re.fullmatch(r"(\d{1,7})([smhdw])", text.strip())
     if not match or int(match[1]) == 0:
         raise ValueError(f"{text!r} is not a duration: write 90s, 30m, 12h, 7d or 2w.")
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    duration = timedelta(**{UNITS[match[2]]: int(match[1])})
+    if duration > LONGEST:
+        raise ValueError(f"{text!r} is longer than 100 years.")
+    return duration
 
 
 def parse_moment(text, now):

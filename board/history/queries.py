@@ -11,8 +11,8 @@ import functools
 import ipaddress
 from dataclasses import dataclass, field
 
-from .. import pictures
-from ..store import changelog, state
+from .. import bitset, pictures
+from ..store import changelog
 from ..store.changelog import Change, Reset
 from . import archive
 
@@ -75,18 +75,18 @@ def box_history(board, box, limit):
 
 
 def _bit(bits, box):
-    return None if bits is None else (bits[box >> 3] >> (7 - (box & 7))) & 1
+    return None if bits is None else bitset.get(bits, box)
 
 
 @functools.lru_cache(maxsize=8)
 def empty_digest(size):
-    return state.content_digest(bytes(state.byte_length(size)))
+    return bitset.digest(bytes(bitset.byte_length(size)))
 
 
 def bits_named(board, digest):
     """The bitset a reset entry names: the empty board, or a snapshot with that content; None if none is kept."""
     if digest == empty_digest(board.size):
-        return bytes(state.byte_length(board.size))
+        return bytes(bitset.byte_length(board.size))
     snapshot = board.snapshots.filter(digest=digest, size=board.size).first()
     return snapshot.bits() if snapshot else None
 
@@ -112,7 +112,7 @@ def within(network):
 
 
 @dataclass
-class Activity:
+class NetworkChanges:
     """What one network changed on a board in a window, oldest first."""
 
     network: object
@@ -137,14 +137,14 @@ class Activity:
         return pictures.picture(bits_of(self.boxes, size), size)
 
 
-def activity(board, network, since, until):
+def network_changes(board, network, since, until):
     mine = within(network)
-    return Activity(network, since, until, [entry for entry in entries(board, since, until) if mine(entry)])
+    return NetworkChanges(network, since, until, [entry for entry in entries(board, since, until) if mine(entry)])
 
 
 def bits_of(boxes, size):
     """A bitset with ``boxes`` checked."""
-    bits = bytearray(state.byte_length(size))
+    bits = bytearray(bitset.byte_length(size))
     for box in boxes:
         bits[box >> 3] |= 0x80 >> (box & 7)
     return bytes(bits)

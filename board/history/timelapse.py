@@ -17,8 +17,8 @@ import io
 import itertools
 from datetime import timedelta
 
-from .. import pictures
-from ..store import changelog, state
+from .. import bitset, pictures
+from ..store import changelog
 from ..store.changelog import Reset
 from . import queries
 from .moments import format_moment
@@ -141,7 +141,7 @@ def _from_the_start(board, entries):
         return Replay(board), iter(())
     empty = isinstance(first, Reset) and first.reason == "created"
     # Before it was created, the board was as empty as it started.
-    replay = Replay(board, bytes(state.byte_length(board.size))) if empty else Replay(board)
+    replay = Replay(board, bytes(bitset.byte_length(board.size))) if empty else Replay(board)
     return replay, itertools.chain([first], entries)
 
 

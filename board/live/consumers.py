@@ -151,8 +151,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
             raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
 
     async def _moderation(self):
-        """Tally the change for the moderators' activity list; refuse it if the network is banned."""
-        self.hub.activity.count(self.network_label)
+        """Count the change in the moderators' tally of who changes the board; refuse it if the network is banned."""
+        self.hub.tally.count(self.network_label)
         if await self.ban.banned(self.network):
             return Status.BANNED
         return None

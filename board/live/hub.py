@@ -108,7 +108,7 @@ class BoardHub:
         self._tasks = []
         self._layer = get_channel_layer()
         self._channel = None
-        self.activity = tally.Tally(board.slug)
+        self.tally = tally.Tally(board.slug)
 
     def start(self):
         if self._tasks:
@@ -117,7 +117,7 @@ class BoardHub:
             self._tasks.append(asyncio.ensure_future(job()))
         # Moderation housekeeping: periodic snapshots, the tally of who changes what, the log's retention.
         self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
-        self._tasks.append(asyncio.ensure_future(self.activity.flush_periodically()))
+        self._tasks.append(asyncio.ensure_future(self.tally.flush_periodically()))
         self._tasks.append(asyncio.ensure_future(changelog.trim_periodically(self.board.slug)))
 
     async def stop(self):

@@ -3,7 +3,7 @@ Which networks are changing a board, so a moderator can find a vandal to ban.
 
 Each process's hub tallies the changes its sockets send per network (IPv4
 address, IPv6 /64) in memory and adds the tally to a per-minute hash in Redis
-every few seconds; the admin sums the last ``BOARD_ACTIVITY_MINUTES`` minutes. The
+every few seconds; the admin sums the last ``BOARD_TALLY_MINUTES`` minutes. The
 hashes expire soon after, so addresses are not kept longer than that.
 """
 
@@ -22,7 +22,7 @@ FLUSH_SECONDS = 5
 
 
 def _key(slug, minute):
-    return f"{settings.REDIS_PREFIX}:{{{slug}}}:activity:{minute}"
+    return f"{settings.REDIS_PREFIX}:{{{slug}}}:tally:{minute}"
 
 
 class Tally:
@@ -44,7 +44,7 @@ class Tally:
         async with state.async_client().pipeline(transaction=False) as pipe:
             for network, changes in counts.items():
                 pipe.hincrby(key, network, changes)
-            pipe.expire(key, (settings.BOARD_ACTIVITY_MINUTES + 1) * 60)
+            pipe.expire(key, (settings.BOARD_TALLY_MINUTES + 1) * 60)
             await pipe.execute()
 
     async def flush_periodically(self):
@@ -55,12 +55,12 @@ class Tally:
                 await self.flush()
             except state.REDIS_ERRORS as error:
                 # The tally is lost; it only ever guides a moderator's eye.
-                logger.debug("Could not record activity on %s: %s", self.slug, error)
+                logger.debug("Could not record the tally of %s: %s", self.slug, error)
 
 
 def recent(slug, minutes=None):
     """``[(network, changes), …]`` over the last minutes, busiest first, across all processes."""
-    minutes = minutes or settings.BOARD_ACTIVITY_MINUTES
+    minutes = minutes or settings.BOARD_TALLY_MINUTES
     now = int(time.time() // 60)
     try:
         with state.sync_client().pipeline(transaction=False) as pipe:

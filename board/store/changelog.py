@@ -143,7 +143,7 @@ def read(slug, start="-", end="+", reverse=False, keep=None):
     Oldest first, or newest first with ``reverse``. ``keep`` sees each entry's
     raw fields first, so a search skips parsing the entries it does not want.
     """
-    client, key = _reader(), state.log_key(slug)
+    client, key = _reader(), state.changelog_key(slug)
     while True:
         try:
             if reverse:
@@ -167,7 +167,7 @@ def read(slug, start="-", end="+", reverse=False, keep=None):
 def oldest_id(slug):
     """The id of the live log's oldest entry, or None when it is empty."""
     try:
-        first = state.sync_client().xrange(state.log_key(slug), count=1)
+        first = state.sync_client().xrange(state.changelog_key(slug), count=1)
     except state.REDIS_ERRORS as error:
         raise state.StateUnavailable(str(error)) from error
     return first[0][0].decode() if first else None
@@ -175,7 +175,7 @@ def oldest_id(slug):
 
 def length(slug):
     try:
-        return state.sync_client().xlen(state.log_key(slug))
+        return state.sync_client().xlen(state.changelog_key(slug))
     except state.REDIS_ERRORS as error:
         raise state.StateUnavailable(str(error)) from error
 
@@ -183,7 +183,7 @@ def length(slug):
 def forget_until(slug, entry_id):
     """Delete the live log's entries up to and including ``entry_id`` (they are archived)."""
     try:
-        state.sync_client().xtrim(state.log_key(slug), minid=after(entry_id), approximate=False)
+        state.sync_client().xtrim(state.changelog_key(slug), minid=after(entry_id), approximate=False)
     except state.REDIS_ERRORS as error:
         raise state.StateUnavailable(str(error)) from error
 
@@ -199,7 +199,7 @@ def retention_cutoff(now):
 def trim(slug, before):
     """Delete the live log's entries written before ``before``; how many went."""
     try:
-        return state.sync_client().xtrim(state.log_key(slug), minid=milliseconds(before), approximate=False)
+        return state.sync_client().xtrim(state.changelog_key(slug), minid=milliseconds(before), approximate=False)
     except state.REDIS_ERRORS as error:
         raise state.StateUnavailable(str(error)) from error
 
@@ -214,7 +214,7 @@ async def trim_periodically(slug):
         await asyncio.sleep(TRIM_SECONDS)
         cutoff = milliseconds(retention_cutoff(datetime.now(UTC)))
         try:
-            await state.async_client().xtrim(state.log_key(slug), minid=cutoff, approximate=False)
+            await state.async_client().xtrim(state.changelog_key(slug), minid=cutoff, approximate=False)
         except state.REDIS_ERRORS as error:
             # The next minute tries again; the beacon reports Redis being away.
             logger.debug("Could not trim the log of %s: %s", slug, error)

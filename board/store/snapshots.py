@@ -23,7 +23,8 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from ..models import Snapshot, digest
+from .. import bitset
+from ..models import Snapshot
 from . import state
 
 logger = logging.getLogger(__name__)
@@ -73,7 +74,7 @@ def take_if_changed(board, reason):
     try:
         with lock:
             bits, meta = state.read(board)
-            if digest(bits) == _newest_digest(board):
+            if bitset.digest(bits) == _newest_digest(board):
                 return None
             snapshot = Snapshot.of(board, bits, meta.version, meta.count, reason=reason)
             snapshot.save()
@@ -84,7 +85,7 @@ def take_if_changed(board, reason):
 
 def _newest_digest(board):
     newest = board.snapshots.values_list("digest", flat=True).first()
-    return newest or digest(bytes(state.byte_length(board.size)))
+    return newest or bitset.digest(bytes(bitset.byte_length(board.size)))
 
 
 # -- periodic ---------------------------------------------------------------

@@ -1,20 +1,20 @@
 """
 Live board state in Redis.
 
-A board is two keys sharing a hash tag, so a Redis Cluster keeps them together:
+A board is three keys sharing a hash tag, so a Redis Cluster keeps them together:
 
 - ``<prefix>:{<slug>}:bits``: the bitset. Bit i is box i, most significant bit
   first, exactly as ``SETBIT`` numbers them (``SETBIT k 0 1`` makes byte 0 ``0x80``).
 - ``<prefix>:{<slug>}:meta``: a hash of ``size``, ``frozen``, ``count`` (boxes
   checked), ``version`` (real changes applied in this epoch) and ``epoch`` (a
   random number that changes whenever the whole bitset is replaced).
-- ``<prefix>:{<slug>}:log``: the board's history, a stream with one entry per
-  applied change and one per replaced bitset (docs/history.md).
+- ``<prefix>:{<slug>}:log``: the board's change log, a stream with one entry
+  per applied change and one per replaced bitset (docs/history.md).
 
 Only the Lua scripts below change them, so a change, its count, its version and
-its entry in the log move together or not at all. A change is "set box i to v", never "toggle": a
-repeated or replayed change leaves the board as it was, and only a change that
-really flips a bit bumps the version.
+its entry in the change log move together or not at all. A change is "set box i
+to v", never "toggle": a repeated or replayed change leaves the board as it was,
+and only a change that really flips a bit bumps the version.
 
 Every public function has an async twin used on the WebSocket path; the sync
 ones serve views, the admin and management commands.
@@ -22,7 +22,6 @@ ones serve views, the admin and management commands.
 
 import asyncio
 import enum
-import hashlib
 import itertools
 import secrets
 import time
@@ -34,6 +33,8 @@ import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+
+from .. import bitset
 
 
 class Status(enum.IntEnum):
@@ -112,7 +113,7 @@ NOBODY = Author()
 # the log within retention. Length is trimmed approximately (whole stream nodes,
 # which is cheap) and age exactly, since addresses must go when retention says;
 # an idle log expires as a whole once its newest entry is past retention.
-LOG_LUA = """
+CHANGELOG_LUA = """
 local function trim(log, max_entries, retention_ms)
   local now = redis.call('TIME')
   local cutoff = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - retention_ms
@@ -120,7 +121,7 @@ local function trim(log, max_entries, retention_ms)
   redis.call('XTRIM', log, 'MINID', cutoff)
   redis.call('PEXPIRE', log, retention_ms)
 end
-local function log_reset(log, reason, version, epoch, digest, by)
+local function changelog_reset(log, reason, version, epoch, digest, by)
   redis.call('XADD', log, '*', 'reset', reason, 'version', version, 'epoch', epoch, 'digest', digest, 'by', by)
 end
 """
@@ -130,14 +131,14 @@ end
 # authors n, their 3n fields (network, address, connection), then a
 # (box, value, author number) triple per change.
 APPLY_LUA = (
-    LOG_LUA
+    CHANGELOG_LUA
     + """
 local meta = redis.call('HMGET', KEYS[2], 'size', 'frozen', 'version', 'epoch', 'count')
 if not meta[1] then return {0} end
 local size = tonumber(meta[1])
 local frozen = meta[2] == '1' and ARGV[4] ~= '1'
 local version = tonumber(meta[3])
-local logging = ARGV[1] == '1'
+local logged = ARGV[1] == '1'
 local out = {tonumber(meta[4]), version, 0}
 local applied, delta = 0, 0
 for i = 6 + 3 * tonumber(ARGV[5]), #ARGV, 3 do
@@ -155,7 +156,7 @@ for i = 6 + 3 * tonumber(ARGV[5]), #ARGV, 3 do
     status = 0
     applied = applied + 1
     delta = delta + (value == 1 and 1 or -1)
-    if logging then
+    if logged then
       -- Author k's fields are ARGV[3k + 3] to ARGV[3k + 5].
       local a = 3 * tonumber(ARGV[i + 2]) + 3
       redis.call('XADD', KEYS[3], '*', 'box', ARGV[i], 'value', ARGV[i + 1], 'version', version + applied,
@@ -167,7 +168,7 @@ end
 if applied > 0 then
   redis.call('HINCRBY', KEYS[2], 'version', applied)
   redis.call('HINCRBY', KEYS[2], 'count', delta)
-  if logging then trim(KEYS[3], ARGV[2], tonumber(ARGV[3])) end
+  if logged then trim(KEYS[3], ARGV[2], tonumber(ARGV[3])) end
 end
 out[3] = tonumber(meta[5]) + delta
 return out
@@ -179,7 +180,7 @@ return out
 # frozen, epoch, version, bits ('' for empty), then the log's: log, reason,
 # digest, max entries, retention ms.
 INIT_LUA = (
-    LOG_LUA
+    CHANGELOG_LUA
     + """
 if redis.call('EXISTS', KEYS[1], KEYS[2]) == 2 then return 0 end
 local size = tonumber(ARGV[1])
@@ -193,7 +194,7 @@ redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[2], 'size', ARGV[1], 'frozen', ARGV[2], 'epoch', ARGV[3],
   'version', ARGV[4], 'count', redis.call('BITCOUNT', KEYS[1]))
 if ARGV[6] == '1' then
-  log_reset(KEYS[3], ARGV[7], ARGV[4], ARGV[3], ARGV[8], '')
+  changelog_reset(KEYS[3], ARGV[7], ARGV[4], ARGV[3], ARGV[8], '')
   trim(KEYS[3], ARGV[9], tonumber(ARGV[10]))
 end
 return 1
@@ -204,7 +205,7 @@ return 1
 # epoch so that every client knows to fetch the state again. ARGV: bits, epoch,
 # then the log's: log, reason, digest, by, max entries, retention ms.
 REPLACE_LUA = (
-    LOG_LUA
+    CHANGELOG_LUA
     + """
 local size = redis.call('HGET', KEYS[2], 'size')
 if not size then return -1 end
@@ -213,7 +214,7 @@ redis.call('SET', KEYS[1], ARGV[1])
 redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'count', redis.call('BITCOUNT', KEYS[1]))
 local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
 if ARGV[3] == '1' then
-  log_reset(KEYS[3], ARGV[4], version, ARGV[2], ARGV[5], ARGV[6])
+  changelog_reset(KEYS[3], ARGV[4], version, ARGV[2], ARGV[5], ARGV[6])
   trim(KEYS[3], ARGV[7], tonumber(ARGV[8]))
 end
 return version
@@ -235,13 +236,13 @@ def keys(slug):
     return f"{prefix}:{{{slug}}}:bits", f"{prefix}:{{{slug}}}:meta"
 
 
-def log_key(slug):
+def changelog_key(slug):
     """The board's history: a stream of its changes (docs/history.md)."""
     return f"{settings.REDIS_PREFIX}:{{{slug}}}:log"
 
 
 def _script_keys(slug):
-    return [*keys(slug), log_key(slug)]
+    return [*keys(slug), changelog_key(slug)]
 
 
 def presence_key(slug):
@@ -250,18 +251,6 @@ def presence_key(slug):
 
 def new_epoch():
     return secrets.randbelow(2**31 - 1) + 1
-
-
-def byte_length(size):
-    return (size + 7) // 8
-
-
-def mask_padding(bits, size):
-    """Clear the unused low bits of the last byte so BITCOUNT counts only boxes."""
-    spare = byte_length(size) * 8 - size
-    if not spare or not bits:
-        return bits
-    return bits[:-1] + bytes([bits[-1] & (0xFF << spare) & 0xFF])
 
 
 def _parse_meta(values):
@@ -278,7 +267,7 @@ def _parse_applied(reply):
     return Applied(epoch, from_version, count, [Status(s) for s in statuses])
 
 
-def _log_args():
+def _changelog_args():
     """The log's settings as the scripts take them: on or off, max entries, retention in ms."""
     retention_ms = settings.HISTORY_RETENTION_HOURS * 3_600_000
     return [int(settings.HISTORY_ENABLED), settings.HISTORY_MAX_ENTRIES, retention_ms]
@@ -294,26 +283,21 @@ def _apply_args(changes, authors=None, force=False):
             number = numbers[author] = len(numbers) + 1
             fields += author
         args += (index, value, number)
-    log, max_entries, retention_ms = _log_args()
+    log, max_entries, retention_ms = _changelog_args()
     return [log, max_entries, retention_ms, int(force), len(numbers), *fields, *args]
-
-
-def content_digest(bits):
-    """SHA-256 of a bitset, as snapshots record it (``models.digest``): how the log names a whole board."""
-    return hashlib.sha256(bits).hexdigest()
 
 
 def _init_args(board, initial):
     bits, version = initial if initial else (b"", 0)
-    if bits and len(bits) != byte_length(board.size):
+    if bits and len(bits) != bitset.byte_length(board.size):
         raise ValueError(
-            f"initial state has {len(bits)} bytes; a board of {board.size} needs {byte_length(board.size)}"
+            f"initial state has {len(bits)} bytes; a board of {board.size} needs {bitset.byte_length(board.size)}"
         )
-    bits = mask_padding(bits, board.size)
-    log, max_entries, retention_ms = _log_args()
+    bits = bitset.mask_padding(bits, board.size)
+    log, max_entries, retention_ms = _changelog_args()
     # The log names the board it starts from, so that a replay can begin there.
     reason = "recovered" if bits else "created"
-    digest = content_digest(bits or bytes(byte_length(board.size))) if log else ""
+    digest = bitset.digest(bits or bytes(bitset.byte_length(board.size))) if log else ""
     return [board.size, int(board.frozen), new_epoch(), version, bits, log, reason, digest, max_entries, retention_ms]
 
 
@@ -458,12 +442,14 @@ def replace(board, bits, reason="replaced", by=""):
     The log records ``reason`` ("restored", "cleared", …), ``by`` whom, and
     the new bitset's digest, by which a replay finds the snapshot holding it.
     """
-    bits = mask_padding(bytes(bits), board.size)
-    if len(bits) != byte_length(board.size):
-        raise ValueError(f"{len(bits)} bytes given; a board of {board.size} boxes needs {byte_length(board.size)}")
+    bits = bitset.mask_padding(bytes(bits), board.size)
+    if len(bits) != bitset.byte_length(board.size):
+        raise ValueError(
+            f"{len(bits)} bytes given; a board of {board.size} boxes needs {bitset.byte_length(board.size)}"
+        )
     ensure(board)
-    log, max_entries, retention_ms = _log_args()
-    args = [bits, new_epoch(), log, reason, content_digest(bits) if log else "", by, max_entries, retention_ms]
+    log, max_entries, retention_ms = _changelog_args()
+    args = [bits, new_epoch(), log, reason, bitset.digest(bits) if log else "", by, max_entries, retention_ms]
     try:
         result = sync_scripts().replace(keys=_script_keys(board.slug), args=args)
     except REDIS_ERRORS as error:

@@ -1,23 +1,19 @@
-import re
-from datetime import timedelta
-
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from board import moderation
+from board.history.moments import parse_duration
 
-UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
-
-def parse_duration(text):
-    """``"30m"``, ``"12h"``, ``"7d"``, ``"2w"`` as a timedelta; ``"forever"`` as None."""
+def ban_duration(text):
+    """How long a ban lasts, as a timedelta; ``"forever"`` as None."""
     if text == "forever":
         return None
-    match = re.fullmatch(r"(\d{1,6})([mhdw])", text)
-    if not match or int(match[1]) == 0:
-        raise CommandError(f"--for {text!r} is not a duration: write 30m, 12h, 7d, 2w or forever.")
-    return timedelta(**{UNITS[match[2]]: int(match[1])})
+    try:
+        return parse_duration(text)
+    except ValueError as error:
+        raise CommandError(f"--for: {error} Or write forever.") from None
 
 
 class Command(BaseCommand):
@@ -30,11 +26,11 @@ class Command(BaseCommand):
         parser.add_argument("network", help="203.0.113.9, 203.0.113.0/24, 2001:db8::1 or 2001:db8::/48.")
         parser.add_argument("--reason", required=True, help="What they did; moderators read it in the admin.")
         parser.add_argument(
-            "--for", dest="duration", default="1d", help="How long: 30m, 12h, 7d, 2w or forever (default 1d)."
+            "--for", dest="duration", default="1d", help="How long: 90s, 30m, 12h, 7d, 2w or forever (default 1d)."
         )
 
     def handle(self, *args, **options):
-        span = parse_duration(options["duration"])
+        span = ban_duration(options["duration"])
         expires = timezone.now() + span if span else None
         reason = options["reason"].strip()
         if not reason:

@@ -2,9 +2,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from board import moderation, pictures
+from board import bitset, moderation, pictures
 from board.management.helpers import add_board_argument, get_board, redis_errors, step
-from board.store import state
 
 
 class Command(BaseCommand):
@@ -46,7 +45,7 @@ class Command(BaseCommand):
                 return pictures.bits_from_png(data, size)
             except pictures.PictureError as error:
                 raise CommandError(f"{error} The board was not changed.") from None
-        expected = state.byte_length(size)
+        expected = bitset.byte_length(size)
         if len(data) != expected:
             raise CommandError(
                 f"The file is neither a PNG nor a raw bitset of this board: a board of {size:,} boxes needs "
