@@ -187,7 +187,7 @@ REDIS_PREFIX = env_str("CHECKBOXES_REDIS_PREFIX", "cb")
 
 CHANNEL_LAYERS = {
     "default": {
-        # One PUBLISH per group_send, whatever the group's size (DESIGN.md §4).
+        # One PUBLISH per group_send, whatever the group's size (docs/architecture.md).
         "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
         "CONFIG": {
             "hosts": [
@@ -208,7 +208,6 @@ CHANNEL_LAYERS = {
 # The board.
 BOARD_DEFAULT_SLUG = env_str("BOARD_DEFAULT_SLUG", "main")
 BOARD_DEFAULT_SIZE = env_int("BOARD_DEFAULT_SIZE", 100_000, minimum=1, maximum=100_000_000)
-BOARD_MAX_SIZE = 100_000_000
 # Frames to each socket are coalesced to at most one per tick.
 BOARD_TICK_MS = env_int("BOARD_TICK_MS", 50, minimum=1, maximum=1000)
 # Most of a process's CPU time that sending UPDATE frames may take: with many

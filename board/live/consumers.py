@@ -47,7 +47,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message):
         # Frames from the player never touch the ORM, so they skip the
         # aclose_old_connections() thread hop Channels adds to every dispatch
-        # (about 150 µs each, DESIGN.md §2).
+        # (about 150 µs each; docs/performance.md, "Profiles").
         if message["type"] == "websocket.receive":
             await self.websocket_receive(message)
             return
@@ -84,9 +84,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
         except state.StateUnavailable:
             await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
             return
+        # Under daphne this send does not suspend (the direct writer and daphne's
+        # handle_reply write synchronously), so no fan-out runs between the hello
+        # and attach. One that ran during the meta read above is a gap the
+        # client fills from the state it fetches next.
         await self.send_control(self._hello(hub, meta))
-        # No await between the hello and attach: every update after the hello's
-        # version reaches this socket.
         self.hub = hub
         hub.attach(self)
 

@@ -1,5 +1,5 @@
 """
-Per-process fan-out (DESIGN.md, "The broadcast path").
+Per-process fan-out (docs/architecture.md, "A player's change").
 
 Each serving process keeps one :class:`BoardHub` per board that has sockets on
 it. The hub is the only member of the board's channel-layer group in this
