@@ -17,8 +17,6 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-import redis
-
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
@@ -132,9 +130,6 @@ class Stack:
         self.servers.append(process)
         self.ports.append(port)
         wait_until_healthy(f"http://127.0.0.1:{port}", process, 30, lambda: f"see {self.directory}/daphne-{port}.log")
-
-    def redis_client(self):
-        return redis.Redis.from_url(self.redis.url)
 
     def redis_pid(self):
         return self.redis.process.pid

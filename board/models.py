@@ -99,11 +99,6 @@ class Board(models.Model):
         return snapshot.bits(), snapshot.version
 
 
-class SnapshotQuerySet(models.QuerySet):
-    def automatic(self):
-        return self.exclude(reason=Snapshot.Reason.MANUAL)
-
-
 class Snapshot(models.Model):
     class Reason(models.TextChoices):
         PERIODIC = "periodic", "Periodic"
@@ -135,8 +130,6 @@ class Snapshot(models.Model):
     digest = models.CharField(max_length=64, help_text="SHA-256 of the bitset.")
     data = models.BinaryField(help_text="The bitset, zlib-compressed.")
 
-    objects = SnapshotQuerySet.as_manager()
-
     class Meta:
         ordering = ["-created", "-id"]
         get_latest_by = ["created", "id"]
@@ -165,10 +158,6 @@ class Snapshot(models.Model):
 
     def bits(self):
         return zlib.decompress(bytes(self.data))
-
-    @property
-    def is_manual(self):
-        return self.reason == self.Reason.MANUAL
 
 
 class BanQuerySet(models.QuerySet):
