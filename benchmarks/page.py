@@ -44,13 +44,14 @@ INTERACTIVE = """() => {
 
 FILL = """
 import random
-from board.store import state
+from board import bitset
 from board.models import Board
+from board.store import state
 board = Board.objects.default()
 rng = random.Random({seed})
 bits = bytearray(bitset.byte_length(board.size))
 for index in rng.sample(range(board.size), int(board.size * {checked})):
-    bits[index >> 3] |= 0x80 >> (index & 7)
+    bitset.put(bits, index, 1)
 state.replace(board, bytes(bits))
 """
 
