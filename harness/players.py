@@ -6,8 +6,11 @@ tests' in-process player (tests/players.py) shares :class:`BasePlayer`.
 """
 
 import asyncio
+import http.client
+import itertools
 import json
-import urllib.request
+import urllib.error
+import urllib.parse
 
 import websockets
 
@@ -15,6 +18,18 @@ from board.live import protocol
 from harness.replica import Replica
 
 ORIGIN = "http://127.0.0.1"
+
+# Addresses handed to players that name none: 127.2.0.1 onwards. Linux routes
+# all of 127.0.0.0/8 to the loopback interface, so any of them can be bound.
+# 127.0.0.x is left to tests that pick an address themselves, 127.1.x.y to the
+# benchmarks' load generator.
+_addresses = itertools.count(1)
+
+
+def own_address():
+    """A loopback address no other player of this process has: a network of its own."""
+    number = next(_addresses) % (250 * 2**16)
+    return f"127.{2 + number // 2**16}.{number // 256 % 256}.{number % 256}"
 
 
 class ConnectionClosed(Exception):
@@ -92,26 +107,34 @@ class BasePlayer:
 
 
 class NetPlayer(BasePlayer):
-    """Over TCP to a daphne at ``base_url`` (http://host:port)."""
+    """Over TCP to a daphne at ``base_url`` (http://host:port).
+
+    Each player connects, and fetches the state, from ``local_address``: by
+    default one of its own (:func:`own_address`), so the server counts it as
+    its own network, with that network's limits, as a person at home is.
+    Players given one address share a network.
+    """
 
     def __init__(self, base_url, slug="main", headers=None, local_address=None):
         super().__init__()
         self.base_url = base_url
         self.slug = slug
         self.headers = headers
-        # Another loopback address (127.0.0.2) to look like a different client.
-        self.local_address = local_address
+        self.local_address = local_address or own_address()
         self.socket = None
 
     async def open(self):
         url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
-        options = {"local_addr": (self.local_address, 0)} if self.local_address else {}
         self.socket = await websockets.connect(
-            url, origin=ORIGIN, max_size=2**24, additional_headers=self.headers, **options
+            url,
+            origin=ORIGIN,
+            max_size=2**24,
+            additional_headers=self.headers,
+            local_addr=(self.local_address, 0),
         )
 
     async def load(self, board=None):
-        bits, epoch, version = await asyncio.to_thread(fetch_state, self.base_url, self.slug)
+        bits, epoch, version = await asyncio.to_thread(fetch_state, self.base_url, self.slug, self.local_address)
         self.replica.load(bits, epoch, version)
 
     async def leave(self):
@@ -143,10 +166,23 @@ class NetPlayer(BasePlayer):
             raise ConnectionClosed(closed.rcvd.code if closed.rcvd else None) from None
 
 
-def fetch_state(base_url, slug="main"):
-    with urllib.request.urlopen(f"{base_url}/b/{slug}/state", timeout=10) as response:
-        headers = response.headers
-        return response.read(), int(headers["X-Board-Epoch"]), int(headers["X-Board-Version"])
+def fetch_state(base_url, slug="main", local_address=None):
+    """The board's bits, epoch and version from ``GET /b/<slug>/state``, asked from ``local_address``."""
+    url = urllib.parse.urlsplit(base_url)
+    source = (local_address, 0) if local_address else None
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10, source_address=source)
+    try:
+        connection.request("GET", f"/b/{slug}/state")
+        response = connection.getresponse()
+        body = response.read()
+        if response.status != 200:
+            # What urlopen raises, so callers catch one kind of error (an OSError).
+            raise urllib.error.HTTPError(
+                f"{base_url}/b/{slug}/state", response.status, response.reason, response.headers, None
+            )
+        return body, int(response.headers["X-Board-Epoch"]), int(response.headers["X-Board-Version"])
+    finally:
+        connection.close()
 
 
 async def play_timed(url, players, seconds, rate=None):
@@ -158,7 +194,7 @@ async def play_timed(url, players, seconds, rate=None):
     """
     import random
 
-    joined = [await NetPlayer(url, local_address=f"127.0.0.{2 + k}").join() for k in range(players)]
+    joined = [await NetPlayer(url).join() for _ in range(players)]
     times, loop = [], asyncio.get_running_loop()
     until = loop.time() + seconds
 

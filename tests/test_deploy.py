@@ -87,7 +87,6 @@ async def test_players_through_nginx_share_the_board_and_survive_losing_a_proces
         REDIS_URL=deploy_redis.url,
         TRUSTED_PROXIES="127.0.0.1/32",
         BOARD_BEACON_SECONDS=1,
-        BOARD_MAX_SOCKETS_PER_NETWORK=50,
     )
     proxy = nginx([server.port for server in servers])
     client = redis.Redis.from_url(deploy_redis.url)

@@ -296,6 +296,9 @@ async def test_forwarded_for_from_an_untrusted_peer_cannot_dodge_the_limits(sett
 
 # -- across processes ---------------------------------------------------------------
 
+# One household's address: every NetPlayer given it is on the same network.
+HOME = "127.0.0.5"
+
 
 async def refused_with(player):
     await player.open()
@@ -309,7 +312,8 @@ async def test_a_networks_budget_is_shared_by_its_sockets_on_every_process(daphn
     from harness.players import NetPlayer
 
     first, second = daphnes(2, BOARD_NETWORK_RATE_LIMITS="5/3600")
-    one, two = await NetPlayer(first.url).join(), await NetPlayer(second.url).join()
+    one = await NetPlayer(first.url, local_address=HOME).join()
+    two = await NetPlayer(second.url, local_address=HOME).join()
     for index in range(3):
         await one.send_set(index, 1)
     assert [s for _, _, s, _ in await results_of(one, 3)] == [Status.APPLIED] * 3
@@ -328,22 +332,22 @@ async def test_sockets_are_counted_across_processes_and_a_killed_processs_stop_c
 
     first, second = daphnes(2, BOARD_MAX_SOCKETS_PER_NETWORK=2, BOARD_BEACON_SECONDS=1)
     for _ in range(2):
-        await NetPlayer(first.url).join()
-    assert await refused_with(NetPlayer(second.url)) == "too_many_sockets"
+        await NetPlayer(first.url, local_address=HOME).join()
+    assert await refused_with(NetPlayer(second.url, local_address=HOME)) == "too_many_sockets"
 
     first.kill()
     # Its counts expire three beacons later; until then the network is still full.
     async with asyncio.timeout(20):
         while True:
-            newcomer = NetPlayer(second.url)
+            newcomer = NetPlayer(second.url, local_address=HOME)
             try:
                 await newcomer.join()
                 break
             except ConnectionClosed:
                 await asyncio.sleep(0.5)
     # The network holds two sockets again, both on the living process, and no more.
-    another = await NetPlayer(second.url).join()
-    assert await refused_with(NetPlayer(second.url)) == "too_many_sockets"
+    another = await NetPlayer(second.url, local_address=HOME).join()
+    assert await refused_with(NetPlayer(second.url, local_address=HOME)) == "too_many_sockets"
     await newcomer.leave()
     await another.leave()
 
