@@ -105,7 +105,8 @@ async def run_clients(servers, clients_per_server, seconds, rng):
         await client.connect()
     readers = {client: asyncio.create_task(client.read()) for client in clients}
     until = time.monotonic() + seconds
-    players = [asyncio.create_task(client.play(until, rate=20)) for client in clients]
+    # At most a person's pace (the shipped limit is 7 changes a second per socket).
+    players = [asyncio.create_task(client.play(until, rate=5)) for client in clients]
 
     # Halfway through, a few clients lose their connection and come back.
     await asyncio.sleep(seconds / 2)
@@ -121,10 +122,10 @@ async def run_clients(servers, clients_per_server, seconds, rng):
 async def test_every_client_converges_on_the_redis_bitset(daphnes):
     board = await Board.objects.acreate(slug="race", size=SIZE)
     servers = daphnes(2, BOARD_BEACON_SECONDS=1)
-    clients, readers = await run_clients(servers, clients_per_server=8, seconds=6, rng=random.Random(7))
+    clients, readers = await run_clients(servers, clients_per_server=10, seconds=8, rng=random.Random(7))
 
     bits, meta = await state.aread(board)
-    assert meta.version > 500, "the run should have made plenty of real changes"
+    assert meta.version > 250, "the run should have made plenty of real changes"
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if all(c.player.replica.version == meta.version and not c.player.replica.behind for c in clients):
