@@ -265,8 +265,10 @@ class Keeper:
                 continue
             if status == Status.APPLIED:
                 self.versions.append(version)
-            self.last[index] = (value, None)
-            await asyncio.sleep(self.rng.uniform(0, 0.05))
+            if status in (Status.APPLIED, Status.UNCHANGED):
+                self.last[index] = (value, None)
+            # A quick person's pace, within the shipped 7 changes a second.
+            await asyncio.sleep(self.rng.uniform(0.15, 0.25))
 
     def unlike(self, bits):
         """Boxes whose bit in ``bits`` is neither the acknowledged value nor the one in doubt."""
@@ -282,24 +284,25 @@ async def test_no_acknowledged_change_is_lost_when_a_process_is_killed_mid_game(
     import random
 
     board = await Board.objects.acreate(slug="kill", size=4096)
-    servers = daphnes(3, BOARD_BEACON_SECONDS=1)
+    # nginx is the trusted proxy, so each player's own address is its network, as in production.
+    servers = daphnes(3, BOARD_BEACON_SECONDS=1, TRUSTED_PROXIES="127.0.0.1/32")
     proxy = nginx([server.port for server in servers])
     rng = random.Random(5)
-    keepers = [Keeper(proxy.url, list(range(k * 100, k * 100 + 100)), random.Random(rng.random())) for k in range(9)]
+    keepers = [Keeper(proxy.url, list(range(k * 100, k * 100 + 100)), random.Random(rng.random())) for k in range(12)]
     for keeper in keepers:
         await keeper.connect()
 
     loop = asyncio.get_running_loop()
-    until = loop.time() + 6
+    until = loop.time() + 8
     games = asyncio.gather(*(keeper.play(until) for keeper in keepers))
-    await asyncio.sleep(2)
+    await asyncio.sleep(3)
     servers[0].kill()
     await games
 
     bits, meta = await state.aread(board)
     assert sum(keeper.reconnects for keeper in keepers) >= 1, "the killed process should have held players"
     versions = [version for keeper in keepers for version in keeper.versions]
-    assert len(versions) > 200
+    assert len(versions) > 120
     assert len(set(versions)) == len(versions)
     assert max(versions) <= meta.version
     for keeper in keepers:
