@@ -196,7 +196,9 @@ def run(options, on_sample=None):
     progress(f"starting Redis and {options.processes} daphne process(es)")
     with stack.Stack(options.processes, options.boxes, env) as servers:
         meter = Meter(servers.server_pids, servers.redis_pid())
-        return measure(options, servers.urls, meter, servers.redis.url, on_sample)
+        figures = measure(options, servers.urls, meter, servers.redis.url, on_sample)
+        figures["limits_off"] = servers.limits_off()
+        return figures
 
 
 def measure(options, urls, meter, redis_url, on_sample=None):

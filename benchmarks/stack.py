@@ -21,7 +21,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
 from board.management.serving import LocalRedis, find_redis_server, free_port  # noqa: E402
-from harness.servers import serve_command, wait_until_healthy  # noqa: E402
+from harness.servers import CHANGE_LIMITS_OFF, serve_command, wait_until_healthy  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -85,11 +85,14 @@ class Stack:
             # The change limits are off; the socket limits stay on (every client
             # connects from its own 127.1.x.y). benchmarks/limits.py measures
             # what the limits cost; --server-env turns them back on.
-            BOARD_RATE_LIMITS="",
-            BOARD_NETWORK_RATE_LIMITS="",
+            **CHANGE_LIMITS_OFF,
         )
         env.update({key: str(value) for key, value in self.extra_env.items()})
         return env
+
+    def limits_off(self):
+        """The names of the abuse limits these servers run without, for the figures to say so."""
+        return sorted(name for name, off in CHANGE_LIMITS_OFF.items() if self.extra_env.get(name, off) == off)
 
     @property
     def urls(self):

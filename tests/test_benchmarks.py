@@ -18,7 +18,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 BROADCAST_FIELDS = {
     "clients", "processes", "rate", "duration_s", "changes_sent", "changes_applied", "updates_expected",
     "updates_received", "lost", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "server_rss_mb",
-    "rss_per_client_kb", "converged", "generator_cpu_s",
+    "rss_per_client_kb", "converged", "generator_cpu_s", "limits_off",
 }  # fmt: skip
 PAGE_FIELDS = {"boxes", "bytes_total", "bytes_state", "server_page_ms", "server_state_ms", "tti_ms"}
 
@@ -45,6 +45,8 @@ def test_the_broadcast_benchmark_delivers_every_change_to_every_client():
     assert figures["lost"] == 0
     assert figures["converged"] is True
     assert figures["p99_ms"] is not None
+    # Its senders are bots: it says it ran without the change limits.
+    assert figures["limits_off"] == ["BOARD_NETWORK_RATE_LIMITS", "BOARD_RATE_LIMITS"]
 
 
 def test_a_slow_client_is_paused_then_resyncs_and_converges():
