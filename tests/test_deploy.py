@@ -11,6 +11,7 @@ import websockets
 
 from board.management.serving import LocalRedis
 from board.store import state
+from board.store.state import Status
 from harness.players import ConnectionClosed, NetPlayer
 from harness.servers import BASE_DIR
 from tests.nginx import Nginx
@@ -52,9 +53,11 @@ async def until(condition, timeout=15):
 
 
 async def play(player, indices):
+    """Check the boxes at a quick person's pace, within the shipped 7 a second; each must apply."""
     for index in indices:
         await player.send_set(index, 1)
-        await player.receive_result()
+        assert (await player.receive_result())[2] == Status.APPLIED
+        await asyncio.sleep(0.2)
 
 
 async def rejoined_if_dropped(player, url):
