@@ -213,8 +213,9 @@ BOARD_TICK_MS = env_int("BOARD_TICK_MS", 50, minimum=1, maximum=1000)
 # Most of a process's CPU time that sending UPDATE frames may take: with many
 # sockets per process, frames go out less often than every tick, carrying more.
 BOARD_FANOUT_PERCENT = env_int("BOARD_FANOUT_PERCENT", 25, minimum=1, maximum=100)
-# Most changes applied by one Lua call.
-BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=65535)
+# Most changes applied by one Lua call. At most 4680, so that one batch's
+# RESULT or UPDATE run fits the largest frame a client must accept (64 KiB).
+BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=4680)
 # A socket more than this many frames behind its acknowledgements stops
 # receiving updates and is told to resynchronise once it catches up.
 BOARD_LAG_FRAMES = env_int("BOARD_LAG_FRAMES", 200, minimum=10)
@@ -226,7 +227,7 @@ BOARD_BEACON_SECONDS = env_int("BOARD_BEACON_SECONDS", 5, minimum=1)
 BOARD_MAX_BAD_FRAMES = env_int("BOARD_MAX_BAD_FRAMES", 50, minimum=1)
 # Largest WebSocket message the consumer accepts (daphne enforces its own cap too).
 BOARD_MAX_FRAME_BYTES = env_int("BOARD_MAX_FRAME_BYTES", 512, minimum=16)
-# daphne closes the socket (code 1009) on messages larger than this.
+# daphne drops the connection (no close frame: the client sees 1006) on messages larger than this.
 DAPHNE_MAX_MESSAGE_BYTES = env_int("DAPHNE_MAX_MESSAGE_BYTES", 4096, minimum=64)
 
 LOGGING = {

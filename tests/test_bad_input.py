@@ -71,6 +71,8 @@ def _text(frame):
     if not isinstance(message, dict):
         return ("error", "bad_frame")
     kind = message.get("type")
+    if not isinstance(kind, str):
+        return ("error", "bad_frame")
     if kind == "set":
         index, value = message.get("index"), message.get("value")
         if not _is_integer(index) or not _is_integer(value):

@@ -104,7 +104,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
     def _hello(self, hub, meta):
         return protocol.control(
             "hello",
-            protocol=1,
+            protocol=protocol.PROTOCOL_VERSION,
             board=hub.board.slug,
             size=meta.size,
             epoch=meta.epoch,
@@ -222,9 +222,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if self.writer is None or not self.writer.write(wire or transport.frame(frame)):
             await self.base_send({"type": "websocket.send", "bytes": frame})
 
-    async def send_results(self, entries):
+    async def send_results(self, entries, epoch=0):
+        """Send a RESULT frame; ``epoch`` is the board's when the entries reached it, else 0."""
         self.frames_sent += 1
-        payload = protocol.encode_results(entries)
+        payload = protocol.encode_results(entries, epoch)
         if self.writer is None or not self.writer.write(transport.frame(payload)):
             await self.base_send({"type": "websocket.send", "bytes": payload})
 

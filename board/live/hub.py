@@ -186,7 +186,7 @@ class BoardHub:
             await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
             await self.storage_lost()
             return
-        await self._answer(batch, self._outcomes(batch, applied))
+        await self._answer(batch, self._outcomes(batch, applied), applied.epoch if applied else 0)
         if applied is not None and applied.to_version > applied.from_version:
             await self._broadcast(applied, changes)
 
@@ -196,12 +196,15 @@ class BoardHub:
         fresh = iter(zip(applied.statuses, applied.versions(), strict=True)) if applied else iter(())
         return [(refusal, 0) if refusal is not None else next(fresh) for *_, refusal in batch]
 
-    async def _answer(self, batch, outcomes):
-        replies = {}
-        for (consumer, index, value, _), (status, version) in zip(batch, outcomes, strict=True):
+    async def _answer(self, batch, outcomes, epoch=0):
+        """One RESULT frame per sender; it carries ``epoch`` if any of its changes reached the board."""
+        replies, epochs = {}, {}
+        for (consumer, index, value, refusal), (status, version) in zip(batch, outcomes, strict=True):
             replies.setdefault(consumer, []).append((index, value, status, version))
+            if refusal is None:
+                epochs[consumer] = epoch
         for consumer, entries in replies.items():
-            await consumer.send_results(entries)
+            await consumer.send_results(entries, epochs.get(consumer, 0))
 
     async def _broadcast(self, applied, changes):
         run = events.applied_run(applied, changes)
@@ -281,11 +284,11 @@ class BoardHub:
             runs, self._outbox = self._outbox, []
             self._last_flush = loop.time()
             started = time.thread_time()
-            frame = protocol.UPDATE_PREFIX + b"".join(runs)
-            # Framed once for every socket (board/transport.py).
-            wire = transport.frame(frame)
-            for consumer in list(self.sockets):
-                await consumer.send_update(frame, wire)
+            for frame in protocol.update_frames(runs):
+                # Framed once for every socket (board/transport.py).
+                wire = transport.frame(frame)
+                for consumer in list(self.sockets):
+                    await consumer.send_update(frame, wire)
             # With thousands of sockets a fan-out takes a while; frames then
             # come less often than every tick (carrying more changes each), so
             # fanning out stays within its share of the process's CPU and

@@ -57,20 +57,25 @@ export class BoardSync {
     return null;
   }
 
-  results(entries) {
+  // A RESULT of another epoch than the state's (0 aside: none of its changes
+  // reached the board) has versions that don't compare with ours: the board was
+  // replaced in between, so the state is fetched again and decides.
+  results({ epoch, entries }) {
+    const comparable = epoch === 0 || epoch === this.epoch;
     for (const entry of entries) {
       const index = this.outstanding.shift();
       const mine = this.overlay.get(entry.index);
       if (index !== entry.index || !mine) continue;
       mine.waiting--;
       if (entry.status === Status.APPLIED || entry.status === Status.UNCHANGED) {
-        mine.until = Math.max(mine.until, entry.version);
+        if (comparable) mine.until = Math.max(mine.until, entry.version);
         if (entry.status === Status.APPLIED) this.view.confirmed(entry.index, entry.value);
       } else {
         this.view.refused(entry.index, entry.status);
       }
       this.settle(entry.index, mine);
     }
+    if (!comparable && this.ready) this.resync();
   }
 
   // Drop an overlay entry once nothing is in flight and the confirmed state
