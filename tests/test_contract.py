@@ -407,3 +407,21 @@ def test_other_socket_paths_are_refused_during_the_handshake(daphnes):
     for path in ("/ws/", "/ws/b/main", "/ws/b/main/extra/", "/ws/nothing/"):
         assert handshake_status(server.port, path) in (403, 404), path
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.browser
+async def test_the_browser_refetches_the_state_on_a_result_of_another_epoch(browser, daphnes):
+    from tests.pages import open_board
+
+    (server,) = daphnes(1)
+    page = await open_board(browser, server.url)
+    fetched = []
+    page.on("request", lambda request: fetched.append(request.url) if "/state" in request.url else None)
+    # A RESULT as the server sends it after a replace the page has not heard of yet.
+    await page.evaluate(
+        "() => { const sync = window.checkboxes.sync;"
+        " sync.results({ epoch: (sync.epoch % 2147483647) + 1, entries: [] }); }"
+    )
+    await page.wait_for_function("() => !window.checkboxes.sync.fetching")
+    assert fetched == [f"{server.url}/b/main/state"]
+    await page.context.close()
