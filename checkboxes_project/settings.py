@@ -233,14 +233,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # While Redis is away these repeat every second (tracebacks, 503s): once a minute is enough.
+    # While Redis is away messages repeat every second (tracebacks, 503s): once a minute is enough.
     "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # On the handler, so every logger's repeats are held back, the board's own
+    # (a failing Redis, a flood of refused sockets) as much as the libraries'.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["throttle"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
-        "channels_redis.pubsub": {"filters": ["throttle"]},
-        "django.request": {"filters": ["throttle"]},
     },
 }
 
@@ -250,8 +250,18 @@ LOGGING = {
 BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
 # Changes all sockets of one network together may make, counted in Redis across processes.
 BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
-# Changes refused for the rate within a minute before the socket is closed (4429).
+# Changes refused (rate limited or banned) within a minute before the socket is closed (4429).
 BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
+# Frames of any kind one socket may send, per fixed window; past them it is closed (4429).
+BOARD_FRAME_LIMITS = env_rates("BOARD_FRAME_LIMITS", "50/1,1000/60")
+# Pings one socket may send; one past them gets an error, not a pong, and counts as a bad frame.
+BOARD_PING_LIMITS = env_rates("BOARD_PING_LIMITS", "5/10")
+# One socket's changes sent and not yet answered; more are refused as rate limited.
+BOARD_MAX_IN_FLIGHT = env_int("BOARD_MAX_IN_FLIGHT", 256, minimum=1)
+# Frames sent to one socket and not acknowledged; past them it is closed (4408).
+BOARD_MAX_UNACKED_FRAMES = env_int("BOARD_MAX_UNACKED_FRAMES", 400, minimum=20)
+# Bytes queued in the server for one socket that has not read them; past them it is dropped.
+BOARD_MAX_QUEUED_BYTES = env_int("BOARD_MAX_QUEUED_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets per network, across every process.
 BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, minimum=0)
 # Socket openings (refused ones included) per network per minute.

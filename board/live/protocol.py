@@ -26,8 +26,13 @@ RESULT_ENTRY = struct.Struct(">IBBQ")  # index, value, status, version
 MAX_RUN = 0xFFFF
 UPDATE_PREFIX = bytes([FRAME_UPDATE])
 
+# The protocol version a hello announces.
+VERSION = 1
+
 # Close codes (4000-4999 are reserved for applications by RFC 6455).
 CLOSE_BOARD_NOT_FOUND = 4404
+# Too many frames left unacknowledged: the client is not reading.
+CLOSE_NOT_READING = 4408
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
 # Too many changes refused for the rate, too many sockets, or opening too often.
