@@ -220,6 +220,8 @@ BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=65535)
 BOARD_LAG_FRAMES = env_int("BOARD_LAG_FRAMES", 200, minimum=10)
 # IPv6 clients are grouped by this prefix for limits and bans.
 BOARD_IPV6_PREFIX = env_int("BOARD_IPV6_PREFIX", 64, minimum=1, maximum=128)
+# The wider IPv6 network whose /64s also share one looser budget (below).
+BOARD_IPV6_WIDE_PREFIX = env_int("BOARD_IPV6_WIDE_PREFIX", 48, minimum=1, maximum=128)
 # How often each process publishes its player count and the board's version.
 BOARD_BEACON_SECONDS = env_int("BOARD_BEACON_SECONDS", 5, minimum=1)
 # Bad frames from one socket within a minute before it is disconnected.
@@ -250,6 +252,8 @@ LOGGING = {
 BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
 # Changes all sockets of one network together may make, counted in Redis across processes.
 BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
+# Changes all sockets of one wide IPv6 network (BOARD_IPV6_WIDE_PREFIX) may make together.
+BOARD_WIDE_NETWORK_RATE_LIMITS = env_rates("BOARD_WIDE_NETWORK_RATE_LIMITS", "100/1,1000/15,3000/60")
 # Changes refused (rate limited or banned) within a minute before the socket is closed (4429).
 BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
 # Frames of any kind one socket may send, per fixed window; past them it is closed (4429).
@@ -264,6 +268,8 @@ BOARD_MAX_UNACKED_FRAMES = env_int("BOARD_MAX_UNACKED_FRAMES", 400, minimum=20)
 BOARD_MAX_QUEUED_BYTES = env_int("BOARD_MAX_QUEUED_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets per network, across every process.
 BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, minimum=0)
+# Open sockets per wide IPv6 network, across every process.
+BOARD_MAX_SOCKETS_PER_WIDE_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_WIDE_NETWORK", 100, minimum=0)
 # Socket openings (refused ones included) per network per minute.
 BOARD_NEW_SOCKETS_PER_MINUTE = env_int("BOARD_NEW_SOCKETS_PER_MINUTE", 60, minimum=0)
 # Peers whose X-Forwarded-For is believed (the proxies in front of daphne).

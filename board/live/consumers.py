@@ -100,6 +100,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.connection_id = secrets.token_hex(6)
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
+        self.wide_network = network.wide_network_of(self.address)
         self.network_label = str(self.network) if self.network else None
         # Who this socket's changes are by, in the board's log (docs/history.md).
         address = str(self.address) if self.address else ""
@@ -137,7 +138,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def _open(self):
         """Count this socket against its network's limits; close it if there is no room."""
-        verdict = await limits.ledger().open(self.network)
+        verdict = await limits.ledger().open(self.network, self.wide_network)
         if verdict == limits.OPENED:
             self.counted = True
             return True
@@ -170,6 +171,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if self.counted:
             self.counted = False
             await limits.ledger().close(self.network)
+            if self.wide_network is not None:
+                await limits.ledger().close(self.wide_network)
 
     async def receive(self, text_data=None, bytes_data=None):
         if self.closing:
@@ -249,9 +252,12 @@ class BoardConsumer(AsyncWebsocketConsumer):
         return None
 
     async def _network_allows(self):
-        if self.network is None or not settings.BOARD_NETWORK_RATE_LIMITS:
-            return True
-        return await limits.budget().allow(self.network)
+        network_limited = self.network is not None and settings.BOARD_NETWORK_RATE_LIMITS
+        if network_limited and not await limits.budget().allow(self.network):
+            return False
+        if self.wide_network is not None and settings.BOARD_WIDE_NETWORK_RATE_LIMITS:
+            return await limits.wide_budget().allow(self.wide_network)
+        return True
 
     async def _strike(self, refusal):
         """A client that keeps sending while refused is not listening: disconnect it."""

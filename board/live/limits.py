@@ -215,7 +215,8 @@ class NetworkBudget:
     so under load one round trip answers a whole batch.
     """
 
-    def __init__(self):
+    def __init__(self, rates="BOARD_NETWORK_RATE_LIMITS"):
+        self.rates = rates  # the setting's name: tests change settings as they go
         self._waiting = []
         self._task = None
 
@@ -249,7 +250,7 @@ class NetworkBudget:
         script = _script("changes", CHANGES_LUA)
         keys = [key("changes", str(network)) for network in networks]
         try:
-            return await script(keys=keys, args=_flat(settings.BOARD_NETWORK_RATE_LIMITS))
+            return await script(keys=keys, args=_flat(getattr(settings, self.rates)))
         except state.TRANSIENT_ERRORS:
             # Without Redis no change can be applied anyway; the writer refuses
             # them as UNAVAILABLE, which says more than "slow down" would.
@@ -271,12 +272,22 @@ class SocketLedger:
         # rewrites them whole.
         self.dirty = False
 
-    async def open(self, network):
-        """Count a new socket of ``network``; OPENED, or why it may not open."""
-        if network is None or not (settings.BOARD_MAX_SOCKETS_PER_NETWORK or settings.BOARD_NEW_SOCKETS_PER_MINUTE):
+    async def open(self, network, wide=None):
+        """Count a new socket of ``network`` (and of its ``wide`` network); OPENED, or why it may not open."""
+        per_minute = settings.BOARD_NEW_SOCKETS_PER_MINUTE
+        verdict = await self._open(network, settings.BOARD_MAX_SOCKETS_PER_NETWORK, per_minute)
+        if verdict != OPENED or wide is None:
+            return verdict
+        verdict = await self._open(wide, settings.BOARD_MAX_SOCKETS_PER_WIDE_NETWORK, 0)
+        if verdict != OPENED:
+            await self.close(network)
+        return verdict
+
+    async def _open(self, network, max_sockets, per_minute):
+        if network is None or not (max_sockets or per_minute):
             return OPENED
         name = str(network)
-        args = [name, settings.BOARD_MAX_SOCKETS_PER_NETWORK, settings.BOARD_NEW_SOCKETS_PER_MINUTE, self.ttl()]
+        args = [name, max_sockets, per_minute, self.ttl()]
         try:
             verdict = await _script("open", OPEN_LUA)(keys=[key("opened", name), key("ledgers"), self.name], args=args)
         except state.TRANSIENT_ERRORS as error:
@@ -328,8 +339,19 @@ class SocketLedger:
         return 3 * settings.BOARD_BEACON_SECONDS
 
 
+class WideNetworkBudget(NetworkBudget):
+    """Changes per wide IPv6 network (a /48): every /64 in it shares this looser budget too."""
+
+    def __init__(self):
+        super().__init__("BOARD_WIDE_NETWORK_RATE_LIMITS")
+
+
 def budget():
     return _loop_local(NetworkBudget)
+
+
+def wide_budget():
+    return _loop_local(WideNetworkBudget)
 
 
 def ledger():
