@@ -212,10 +212,12 @@ class BoardConsumer(AsyncWebsocketConsumer):
             raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
 
     def _check_ack(self, ack):
-        # Frames are counted mod 2**32: an ACK is "ahead" when it claims more
-        # frames than were sent since the last one.
+        # Frames are counted mod 2**32. An ACK lies between the last one and the
+        # frames sent so far: more than were sent, or going back, is a bad frame.
         if (ack.frames - self.frames_acked) % 2**32 > self._unacked():
-            raise FrameError("bad_frame", f"ACK of {ack.frames} frames; {self.frames_sent % 2**32} were sent.")
+            raise FrameError(
+                "bad_frame", f"ACK of {ack.frames} frames; {self.frames_acked} to {self.frames_sent % 2**32} may be."
+            )
 
     # -- changes -------------------------------------------------------------
 
