@@ -91,3 +91,18 @@ def channel_layer_check(app_configs, **kwargs):
             id="checkboxes.E003",
         )
     ]
+
+
+@register()
+def flow_control_check(app_configs, **kwargs):
+    """A socket is paused at BOARD_LAG_FRAMES and closed at BOARD_MAX_UNACKED_FRAMES: in that order."""
+    if settings.BOARD_MAX_UNACKED_FRAMES > settings.BOARD_LAG_FRAMES:
+        return []
+    return [
+        Error(
+            f"BOARD_MAX_UNACKED_FRAMES ({settings.BOARD_MAX_UNACKED_FRAMES}) must be above BOARD_LAG_FRAMES "
+            f"({settings.BOARD_LAG_FRAMES}).",
+            hint="A socket would be closed before it is paused, and a slow reader could never catch up.",
+            id="checkboxes.E004",
+        )
+    ]

@@ -4,6 +4,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_safe
 
+from .live import hub
 from .models import Board
 from .store import state
 
@@ -68,9 +69,12 @@ async def _find(slug):
 
 @require_safe
 async def health(request):
-    """For load balancers: 200 when Redis answers, 503 when it does not."""
+    """For load balancers: 200 when Redis answers and every hub of this process works, else 503."""
     try:
         await state.async_client().ping()
     except state.REDIS_ERRORS:
         return HttpResponse("redis unreachable\n", status=503, content_type="text/plain")
+    problems = [problem for board_hub in hub.local_hubs() for problem in board_hub.problems()]
+    if problems:
+        return HttpResponse("".join(f"{problem}\n" for problem in problems), status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")

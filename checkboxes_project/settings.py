@@ -221,6 +221,8 @@ BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=4680)
 BOARD_LAG_FRAMES = env_int("BOARD_LAG_FRAMES", 200, minimum=10)
 # IPv6 clients are grouped by this prefix for limits and bans.
 BOARD_IPV6_PREFIX = env_int("BOARD_IPV6_PREFIX", 64, minimum=1, maximum=128)
+# The wider IPv6 network whose /64s also share one looser budget (below).
+BOARD_IPV6_WIDE_PREFIX = env_int("BOARD_IPV6_WIDE_PREFIX", 48, minimum=1, maximum=128)
 # How often each process publishes its player count and the board's version.
 BOARD_BEACON_SECONDS = env_int("BOARD_BEACON_SECONDS", 5, minimum=1)
 # Bad frames from one socket within a minute before it is disconnected.
@@ -234,14 +236,14 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # While Redis is away these repeat every second (tracebacks, 503s): once a minute is enough.
+    # While Redis is away messages repeat every second (tracebacks, 503s): once a minute is enough.
     "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # On the handler, so every logger's repeats are held back, the board's own
+    # (a failing Redis, a flood of refused sockets) as much as the libraries'.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["throttle"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
-        "channels_redis.pubsub": {"filters": ["throttle"]},
-        "django.request": {"filters": ["throttle"]},
     },
 }
 
@@ -251,10 +253,26 @@ LOGGING = {
 BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
 # Changes all sockets of one network together may make, counted in Redis across processes.
 BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
-# Changes refused for the rate within a minute before the socket is closed (4429).
+# Changes all sockets of one wide IPv6 network (BOARD_IPV6_WIDE_PREFIX) may make together.
+BOARD_WIDE_NETWORK_RATE_LIMITS = env_rates("BOARD_WIDE_NETWORK_RATE_LIMITS", "100/1,1000/15,3000/60")
+# Changes refused (rate limited or banned) within a minute before the socket is closed (4429).
 BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
+# Frames of any kind one socket may send, per fixed window; past them it is closed (4429).
+BOARD_FRAME_LIMITS = env_rates("BOARD_FRAME_LIMITS", "50/1,1000/60")
+# Pings one socket may send; one past them gets an error, not a pong, and counts as a bad frame.
+BOARD_PING_LIMITS = env_rates("BOARD_PING_LIMITS", "5/10")
+# One socket's changes sent and not yet answered; more are refused as rate limited.
+# At most 1000: a RESULT carries up to four times as many answers and refusals
+# held behind them, and must fit the largest frame a client accepts (64 KiB).
+BOARD_MAX_IN_FLIGHT = env_int("BOARD_MAX_IN_FLIGHT", 256, minimum=1, maximum=1000)
+# Frames sent to one socket and not acknowledged; past them it is closed (4408).
+BOARD_MAX_UNACKED_FRAMES = env_int("BOARD_MAX_UNACKED_FRAMES", 400, minimum=20)
+# Bytes queued in the server for one socket that has not read them; past them it is dropped.
+BOARD_MAX_QUEUED_BYTES = env_int("BOARD_MAX_QUEUED_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets per network, across every process.
 BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, minimum=0)
+# Open sockets per wide IPv6 network, across every process.
+BOARD_MAX_SOCKETS_PER_WIDE_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_WIDE_NETWORK", 100, minimum=0)
 # Socket openings (refused ones included) per network per minute.
 BOARD_NEW_SOCKETS_PER_MINUTE = env_int("BOARD_NEW_SOCKETS_PER_MINUTE", 60, minimum=0)
 # Peers whose X-Forwarded-For is believed (the proxies in front of daphne).

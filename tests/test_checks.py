@@ -94,6 +94,14 @@ def test_debug_on_may_use_the_in_memory_channel_layer(settings):
     assert checks.channel_layer_check(None) == []
 
 
+def test_a_socket_must_be_paused_before_it_is_closed_for_not_reading(settings):
+    settings.BOARD_LAG_FRAMES = 400
+    settings.BOARD_MAX_UNACKED_FRAMES = 400
+    assert ids(checks.flow_control_check(None)) == ["checkboxes.E004"]
+    settings.BOARD_MAX_UNACKED_FRAMES = 401
+    assert checks.flow_control_check(None) == []
+
+
 # -- the real thing: settings.py and manage.py with a production environment ----------
 
 

@@ -24,7 +24,6 @@ RUN_HEADER = struct.Struct(">IQH")  # epoch, version before the run, changes in 
 RESULT_HEADER = struct.Struct(">BI")  # frame type, epoch
 RESULT_ENTRY = struct.Struct(">IBBQ")  # index, value, status, version
 
-PROTOCOL_VERSION = 2
 # The largest server-to-client frame a client must accept. A RESULT holds at
 # most one batch's entries and a run at most one batch's changes, so the most
 # changes one Lua call applies (BOARD_MAX_BATCH) is capped at MAX_BATCH.
@@ -32,8 +31,13 @@ MAX_SERVER_FRAME = 65536
 MAX_BATCH = (MAX_SERVER_FRAME - RESULT_HEADER.size) // RESULT_ENTRY.size
 UPDATE_PREFIX = bytes([FRAME_UPDATE])
 
+# The protocol version a hello announces (2: RESULT frames carry the epoch).
+VERSION = 2
+
 # Close codes (4000-4999 are reserved for applications by RFC 6455).
 CLOSE_BOARD_NOT_FOUND = 4404
+# Too many frames left unacknowledged: the client is not reading.
+CLOSE_NOT_READING = 4408
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
 # Too many changes refused for the rate, too many sockets, or opening too often.

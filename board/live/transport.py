@@ -63,6 +63,15 @@ class DirectWriter:
             transport.write(data[sent:])
         return True
 
+    def queued_bytes(self):
+        """Bytes written to this connection that the kernel has not taken yet (Twisted's buffer)."""
+        transport = self.transport
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    def abort(self):
+        """Drop the connection now, discarding what is buffered for it."""
+        self.transport.abortConnection()
+
 
 def direct_writer(send):
     """A :class:`DirectWriter` for the connection behind daphne's ASGI ``send``, or None.
@@ -74,7 +83,7 @@ def direct_writer(send):
         return None
     protocol = send.args[0]
     transport = getattr(protocol, "transport", None)
-    needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer")
+    needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen")
     if transport is None or getattr(transport, "TLS", True) or not all(hasattr(transport, a) for a in needed):
         return None
     if not all(hasattr(protocol, name) for name in ("state", "STATE_OPEN", "send_queue")):

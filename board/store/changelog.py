@@ -215,6 +215,6 @@ async def trim_periodically(slug):
         cutoff = milliseconds(retention_cutoff(datetime.now(UTC)))
         try:
             await state.async_client().xtrim(state.changelog_key(slug), minid=cutoff, approximate=False)
-        except state.REDIS_ERRORS as error:
+        except state.TRANSIENT_ERRORS as error:
             # The next minute tries again; the beacon reports Redis being away.
             logger.debug("Could not trim the log of %s: %s", slug, error)

@@ -112,7 +112,7 @@ async def periodic(board):
             if failing:
                 logger.info("Periodic snapshots of board %s work again", board.slug)
             failing = False
-        except (state.StateUnavailable, SnapshotSkipped, DatabaseError, *state.REDIS_ERRORS) as error:
+        except (state.StateUnavailable, SnapshotSkipped, DatabaseError, *state.TRANSIENT_ERRORS) as error:
             if not failing:
                 logger.warning("Periodic snapshot of board %s failed: %s", board.slug, error)
             failing = True

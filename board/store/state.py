@@ -22,6 +22,7 @@ ones serve views, the admin and management commands.
 
 import asyncio
 import enum
+import functools
 import itertools
 import secrets
 import time
@@ -52,6 +53,10 @@ class Status(enum.IntEnum):
 
 class StateUnavailable(Exception):
     """Redis could not be reached; nothing was changed."""
+
+
+class StorageRefused(StateUnavailable):
+    """Redis answered, but refused to change anything now (full, failing to save, a replica, busy)."""
 
 
 class StateMissing(Exception):
@@ -229,6 +234,48 @@ return 1
 
 META_FIELDS = ("size", "frozen", "epoch", "version", "count")
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Error replies that mean "not now" rather than "wrong command": the maxmemory
+# limit (OOM), a failed RDB save with stop-writes-on-bgsave-error (MISCONF), a
+# replica after a failover (READONLY), a long script (BUSY), a cluster in
+# trouble. redis-py turns OOM and READONLY into their own classes.
+REFUSAL_CODES = ("MISCONF", "BUSY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "LOADING", "NOSCRIPT")
+# What a background task that only has to try again later catches.
+TRANSIENT_ERRORS = (*REDIS_ERRORS, redis.ResponseError)
+
+
+def refused(error):
+    """True if ``error`` is Redis refusing for now (see REFUSAL_CODES), not a bug in the command."""
+    if isinstance(error, (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)):
+        return True
+    return isinstance(error, redis.ResponseError) and str(error).startswith(REFUSAL_CODES)
+
+
+def _storage(function):
+    """Raise StateUnavailable for an unreachable Redis and StorageRefused for a refusing one."""
+
+    if asyncio.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def guarded(*args, **kwargs):
+            try:
+                return await function(*args, **kwargs)
+            except redis.ResponseError as error:
+                if not refused(error):
+                    raise
+                raise StorageRefused(str(error)) from error
+
+    else:
+
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except redis.ResponseError as error:
+                if not refused(error):
+                    raise
+                raise StorageRefused(str(error)) from error
+
+    return guarded
 
 
 def keys(slug):
@@ -377,6 +424,7 @@ def reset_clients():
 # -- sync API ---------------------------------------------------------------
 
 
+@_storage
 def meta(board):
     """The board's live metadata, initialising the state if it is missing."""
     try:
@@ -388,6 +436,7 @@ def meta(board):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def ensure(board):
     """Create the board's live state if Redis has none; True if this call did."""
     bits, version = keys(board.slug)
@@ -401,6 +450,7 @@ def ensure(board):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def read(board):
     """The bitset and the metadata it reflects, read atomically."""
     bits_key, meta_key = keys(board.slug)
@@ -417,6 +467,7 @@ def read(board):
             raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def apply(board, changes, authors=None, force=False):
     """Apply ``[(index, value), …]`` in order; see :class:`Applied`.
 
@@ -436,6 +487,7 @@ def apply(board, changes, authors=None, force=False):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def replace(board, bits, reason="replaced", by=""):
     """Replace the whole bitset atomically under a new epoch; returns the new Meta.
 
@@ -459,6 +511,7 @@ def replace(board, bits, reason="replaced", by=""):
     return meta(board)
 
 
+@_storage
 def set_frozen(board, frozen):
     ensure(board)
     try:
@@ -467,6 +520,7 @@ def set_frozen(board, frozen):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def players(slug):
     """Players on a board right now, summed over every serving process."""
     try:
@@ -491,6 +545,7 @@ def live_players(entries, now):
     return total
 
 
+@_storage
 def forget(board):
     """Delete the board's live state and its log (used when a board is deleted)."""
     try:
@@ -502,6 +557,7 @@ def forget(board):
 # -- async API --------------------------------------------------------------
 
 
+@_storage
 async def ameta(board):
     meta_key = keys(board.slug)[1]
     try:
@@ -513,6 +569,7 @@ async def ameta(board):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 async def aensure(board):
     try:
         scripts = async_scripts()
@@ -524,6 +581,7 @@ async def aensure(board):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 async def aread(board):
     bits_key, meta_key = keys(board.slug)
     for attempt in range(2):
@@ -539,6 +597,7 @@ async def aread(board):
             raise StateUnavailable(str(error)) from error
 
 
+@_storage
 async def aapply(board, changes, authors=None):
     args = _apply_args(changes, authors)
     try:

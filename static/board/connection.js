@@ -113,6 +113,11 @@ export class Connection {
     this.retryTimer = setTimeout(() => this.open(), backoff * (0.5 + Math.random()));
   }
 
+  // Close this socket and open another (after the usual backoff).
+  restart() {
+    if (this.socket !== null) this.socket.close();
+  }
+
   reconnectNow() {
     if (this.stopped || this.socket !== null) return;
     this.open();
