@@ -295,7 +295,7 @@ def django_settings(settings, transactional_db):
 def test_the_oracle_agrees_with_the_documented_examples():
     # The examples of docs/protocol.md, so the oracle itself is checked.
     assert expected_reply(bytes.fromhex("010000000901")) == ("set", 9, 1)
-    assert expected_reply(protocol.encode_ack(12)) == ("ack",)
+    assert expected_reply(protocol.encode_ack(12)) == ("ack", 12)
     assert expected_reply('{"type": "set", "index": 5, "value": true}') == ("error", "bad_frame")
     assert expected_reply('{"type": "set", "index": 5.0, "value": 1}') == ("error", "bad_frame")
     assert expected_reply('{"type": "toggle"}') == ("error", "unknown_type")
