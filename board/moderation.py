@@ -5,8 +5,9 @@ records it in the database and tells every serving process, whose hubs pass it
 on to the players (a ``frozen`` or ``resync`` control frame).
 
 Replacing the whole board (restore, clear, import) saves the board as it was
-first ("before …") and as it became after ("restored", …), so the change can be
-undone and a Redis loss right after it cannot bring the old board back. A
+("before …") and as it became ("restored", …), both taken from the one atomic
+swap, so the change can be undone, a Redis loss right after it cannot bring
+the old board back, and both agree exactly with the board's log. A
 revert saves the board first too, then changes the boxes it restores as players
 do, so they see it as ordinary changes; the board's log names who did each.
 """
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 
 from . import bitset
 from .history import queries
@@ -88,15 +89,52 @@ def import_bits(board, bits, user=None, source=""):
 
 
 def _replace(board, bits, event_reason, user, reasons, note):
+    """Swap the bits and save both snapshots from the swap's one atomic reply.
+
+    If the snapshots cannot be saved, the swap is rolled back (when no player
+    changed the board since), so a replace never stands without its undo point.
+    """
     before_reason, after_reason = reasons
-    before = snapshots.take(board, before_reason, user=user, note=f"Before {note}")
-    meta = state.replace(board, bits, reason=event_reason, by=done_by(user))
+    swap = state.replace(board, bits, reason=event_reason, by=done_by(user))
+    try:
+        with transaction.atomic():
+            before = _saved(board, swap.old_bits, swap.old, before_reason, user, f"Before {note}")
+            after = _saved(board, swap.new_bits, swap.new, after_reason, user, f"After {note}")
+    except DatabaseError as error:
+        message = _roll_back(board, swap, user, note, error)
+        announce(board.slug, events.reset(event_reason))  # the epoch changed either way
+        raise ModerationError(message) from error
     announce(board.slug, events.reset(event_reason))
-    bits = bitset.mask_padding(bytes(bits), board.size)
-    after = Snapshot.of(board, bits, meta.version, meta.count, reason=after_reason, taken_by=user, note=f"After {note}")
-    after.save()
-    logger.info("Board %s %s; snapshots #%d before and #%d after", board.slug, event_reason, before.pk, after.pk)
-    return Replaced(before, after, meta)
+    logger.info(
+        "Board %s %s; snapshots #%d before (version %d) and #%d after (version %d)",
+        board.slug,
+        event_reason,
+        before.pk,
+        before.version,
+        after.pk,
+        after.version,
+    )
+    return Replaced(before, after, swap.new)
+
+
+def _saved(board, bits, meta, reason, user, note):
+    snapshot = Snapshot.of(board, bits, meta.version, meta.count, reason=reason, taken_by=user, note=note)
+    snapshot.save()
+    return snapshot
+
+
+def _roll_back(board, swap, user, note, error):
+    """Put the old bits back after the snapshots failed to save; the sentence saying what happened."""
+    try:
+        state.replace(board, swap.old_bits, reason="restored", by=done_by(user), expect=swap.new)
+    except state.StateMoved:
+        logger.error("Board %s: %s done, its snapshots not saved (%s); players changed it since", board, note, error)
+        return (
+            f"The {note} was done but its snapshots could not be saved ({error}), and players have changed "
+            f"{board} since, so it was left as it is. Take a snapshot now."
+        )
+    logger.error("Board %s: %s rolled back, its snapshots could not be saved: %s", board, note, error)
+    return f"Nothing changed: the snapshots of the {note} could not be saved ({error}), so {board} was put back."
 
 
 @dataclass(frozen=True)
