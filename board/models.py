@@ -112,6 +112,20 @@ class Snapshot(models.Model):
         IMPORTED = "imported", "Imported"
         BEFORE_REVERT = "before-revert", "Before a revert"
 
+    # Either side of a moderator's replace or revert: the points it is undone
+    # from, and where a replay of the log across a replace starts.
+    UNDO_REASONS = frozenset(
+        {
+            Reason.BEFORE_RESTORE,
+            Reason.RESTORED,
+            Reason.BEFORE_CLEAR,
+            Reason.CLEARED,
+            Reason.BEFORE_IMPORT,
+            Reason.IMPORTED,
+            Reason.BEFORE_REVERT,
+        }
+    )
+
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots")
     created = models.DateTimeField(default=timezone.now, db_index=True)
     reason = models.CharField(max_length=20, choices=Reason.choices)
