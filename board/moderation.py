@@ -14,9 +14,11 @@ do, so they see it as ordinary changes; the board's log names who did each.
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.db import DatabaseError, transaction
 
 from . import bitset
@@ -42,7 +44,7 @@ class Replaced:
     meta: state.Meta
 
 
-def freeze(board, frozen=True):
+def freeze(board, frozen=True, user=None):
     """Freeze (or unfreeze) a board for every player; False if it already was."""
     changed = board.frozen != frozen
     state.set_frozen(board, frozen)
@@ -50,6 +52,8 @@ def freeze(board, frozen=True):
     board.frozen = frozen
     announce(board.slug, events.frozen(frozen))
     logger.info("Board %s %s", board.slug, "frozen" if frozen else "unfrozen")
+    if changed:
+        record(user, board, "Froze the board." if frozen else "Unfroze the board.")
     return changed
 
 
@@ -61,7 +65,7 @@ def restore(snapshot, user=None):
             f"Snapshot #{snapshot.pk} holds {snapshot.size:,} boxes but board {board.slug} has {board.size:,}, "
             "so it cannot be restored onto it."
         )
-    return _replace(
+    done = _replace(
         board,
         snapshot.bits(),
         "restored",
@@ -69,12 +73,17 @@ def restore(snapshot, user=None):
         (Snapshot.Reason.BEFORE_RESTORE, Snapshot.Reason.RESTORED),
         f"restore of snapshot #{snapshot.pk}",
     )
+    record(user, board, f"Restored snapshot #{snapshot.pk}; the board before it was saved as {undo_note(done.before)}.")
+    record(user, snapshot, f"Restored onto board {board}.")
+    return done
 
 
 def clear(board, user=None):
     """Uncheck every box of a board."""
     bits = bytes(bitset.byte_length(board.size))
-    return _replace(board, bits, "cleared", user, (Snapshot.Reason.BEFORE_CLEAR, Snapshot.Reason.CLEARED), "clear")
+    done = _replace(board, bits, "cleared", user, (Snapshot.Reason.BEFORE_CLEAR, Snapshot.Reason.CLEARED), "clear")
+    record(user, board, f"Cleared the board. It was saved first as {undo_note(done.before)}.")
+    return done
 
 
 def import_bits(board, bits, user=None, source=""):
@@ -85,7 +94,9 @@ def import_bits(board, bits, user=None, source=""):
             f"A board of {board.size:,} boxes needs a bitset of {expected:,} bytes; this one has {len(bits):,}."
         )
     note = f"import of {source}" if source else "import"
-    return _replace(board, bits, "imported", user, (Snapshot.Reason.BEFORE_IMPORT, Snapshot.Reason.IMPORTED), note)
+    done = _replace(board, bits, "imported", user, (Snapshot.Reason.BEFORE_IMPORT, Snapshot.Reason.IMPORTED), note)
+    record(user, board, f"Imported {source or 'a bitset'}. It was saved first as {undo_note(done.before)}.")
+    return done
 
 
 def _replace(board, bits, event_reason, user, reasons, note):
@@ -170,6 +181,12 @@ def revert(board, network, since, user=None):
         applied = state.apply(board, batch, [author] * len(batch), force=True)
         changed += _announce_changes(board.slug, applied, batch)
     logger.info("Reverted %d boxes of board %s changed by %s since %s", changed, board.slug, network, since)
+    record(
+        user,
+        board,
+        f"Reverted {changed:,} boxes changed by {network} since {format_moment(since)}; "
+        f"the board before it was saved as {undo_note(before)}.",
+    )
     return Reverted(plan, before, changed)
 
 
@@ -182,8 +199,21 @@ def _announce_changes(slug, applied, changes):
 
 
 def done_by(user):
-    """How the board's log names a moderator's or a command's work: ``admin:erin``, or ``command``."""
+    """How the board's log names a moderator's or an operator's work: ``admin:erin``, or ``command``."""
     return f"admin:{user.get_username()}" if user is not None else "command"
+
+
+def record(user, obj, message, flag=CHANGE):
+    """Write the admin log entry (an object's History) of what ``user`` did, in the admin or with a command."""
+    if user is None:
+        return
+    LogEntry.objects.log_actions(user.pk, [obj], flag, message, single_object=True)
+
+
+def undo_note(snapshot):
+    """An undo point as the admin and the commands name it: its number, and until when retention keeps it."""
+    until = snapshots.undo_kept_until(snapshot).astimezone(UTC)
+    return f"snapshot #{snapshot.pk} (kept until at least {until:%Y-%m-%d %H:%M} UTC)"
 
 
 def ban(network, reason, expires=None, user=None):
@@ -193,14 +223,18 @@ def ban(network, reason, expires=None, user=None):
     new.save()
     transaction.on_commit(announce_bans)
     logger.info("Banned %s until %s: %s", new.network, new.expires or "lifted", reason)
+    until = f"{new.expires.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if new.expires else "lifted"
+    record(user, new, f"Banned until {until}: {reason}", ADDITION)
     return new
 
 
-def lift(bans, now):
+def lift(bans, now, user=None):
     """End bans now, keeping them as history; the number of bans that were still active."""
     lifted = Ban.objects.filter(pk__in=[b.pk for b in bans]).active(now).update(expires=now)
     transaction.on_commit(announce_bans)
     logger.info("Lifted %d bans: %s", lifted, ", ".join(b.network for b in bans))
+    for ban in bans:
+        record(user, ban, "Lifted the ban.")
     return lifted
 
 
