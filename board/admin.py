@@ -209,15 +209,6 @@ class BoardAdmin(admin.ModelAdmin):
             except state.StateUnavailable:
                 self.message_user(request, "Saved, but Redis did not answer: players see the change later.")
 
-    def delete_model(self, request, obj):
-        _forget(obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for board in queryset:
-            _forget(board)
-        super().delete_queryset(request, queryset)
-
     # -- the change page: the live board, who is active, recent snapshots
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -280,13 +271,6 @@ def _ban_until(banned, network):
     if until is None:
         return None
     return "forever" if until == float("inf") else datetime.fromtimestamp(until, tz=UTC)
-
-
-def _forget(board):
-    try:
-        state.forget(board)
-    except state.StateUnavailable:
-        pass  # A Redis without the board holds no state to forget.
 
 
 def confirmation(request, model_admin, verb, action, queryset, extra):

@@ -85,7 +85,10 @@ class Board(models.Model):
         The newest snapshot, so a Redis that restarts empty (or a new one) costs
         at most the changes since that snapshot. ``state.ensure`` calls this and
         installs the result atomically, exactly once, before any change applies.
+        A board deleted since it was read raises ``Board.DoesNotExist``.
         """
+        if not Board.objects.filter(pk=self.pk).exists():
+            raise Board.DoesNotExist(f"Board {self.slug} was deleted.")
         snapshot = self.snapshots.filter(size=self.size).first()
         if snapshot is None:
             return None

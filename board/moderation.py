@@ -13,6 +13,7 @@ do, so they see it as ordinary changes; the board's log names who did each.
 """
 
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import UTC
 
@@ -22,7 +23,7 @@ from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.db import DatabaseError, transaction
 
 from . import bitset
-from .history import queries
+from .history import archive, queries
 from .history.moments import format_moment
 from .live import events
 from .models import Ban, Board, Snapshot
@@ -236,6 +237,27 @@ def lift(bans, now, user=None):
     for ban in bans:
         record(user, ban, "Lifted the ban.")
     return lifted
+
+
+def board_deleted(sender, instance, **kwargs):
+    """A board's ``post_delete``: once the deletion is committed, forget it everywhere.
+
+    Every Redis key of its slug and its history archives go, and every
+    process's hub closes its sockets (4410) and stops, so a new board with the
+    slug starts empty, at its own size.
+    """
+    transaction.on_commit(lambda: _forget(instance))
+
+
+def _forget(board):
+    try:
+        state.forget(board)
+    except state.StateUnavailable as error:
+        # What stays in Redis cannot come back: live state is never recreated for a deleted board.
+        logger.warning("Could not delete the live state of deleted board %s: %s", board.slug, error)
+    shutil.rmtree(archive.directory(board.slug), ignore_errors=True)
+    announce(board.slug, events.deleted())
+    logger.info("Board %s deleted, with its live state and history", board.slug)
 
 
 def announce_bans():

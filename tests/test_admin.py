@@ -300,10 +300,11 @@ def test_a_superuser_freezing_through_the_form_reaches_redis(admin_client, main_
     assert state.meta(main_board).frozen is True
 
 
-def test_deleting_a_board_forgets_its_live_state(admin_client):
+def test_deleting_a_board_forgets_its_live_state(admin_client, django_capture_on_commit_callbacks):
     board = Board.objects.create(slug="doomed", size=64)
     state.apply(board, [(1, 1)])
-    admin_client.post(reverse("admin:board_board_delete", args=[board.pk]), {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:board_board_delete", args=[board.pk]), {"post": "yes"})
     assert not Board.objects.filter(slug="doomed").exists()
     assert state.sync_client().exists(*state.keys("doomed")) == 0
 

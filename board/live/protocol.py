@@ -28,6 +28,7 @@ UPDATE_PREFIX = bytes([FRAME_UPDATE])
 
 # Close codes (4000-4999 are reserved for applications by RFC 6455).
 CLOSE_BOARD_NOT_FOUND = 4404
+CLOSE_BOARD_DELETED = 4410
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
 # Too many changes refused for the rate, too many sockets, or opening too often.

@@ -33,6 +33,7 @@ import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from .. import bitset
 
@@ -56,6 +57,10 @@ class StateUnavailable(Exception):
 
 class StateMissing(Exception):
     """The board has no live state in Redis yet (new board, or Redis lost it)."""
+
+
+class BoardGone(StateUnavailable):
+    """The board was deleted from the database: its live state is never created again."""
 
 
 class StateMoved(Exception):
@@ -312,6 +317,14 @@ def _apply_args(changes, authors=None, force=False):
     return [log, max_entries, retention_ms, int(force), len(numbers), *fields, *args]
 
 
+def _initial_state(board):
+    """What a missing state starts from; BoardGone once the board is deleted, so a late change cannot revive it."""
+    try:
+        return board.initial_state()
+    except ObjectDoesNotExist:
+        raise BoardGone(f"board {board.slug} was deleted") from None
+
+
 def _init_args(board, initial):
     bits, version = initial if initial else (b"", 0)
     if bits and len(bits) != bitset.byte_length(board.size):
@@ -420,7 +433,7 @@ def ensure(board):
         scripts = sync_scripts()
         if scripts.client.exists(bits, version) == 2:
             return False
-        args = _init_args(board, board.initial_state())
+        args = _init_args(board, _initial_state(board))
         return scripts.init(keys=_script_keys(board.slug), args=args) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
@@ -528,9 +541,12 @@ def live_players(entries, now):
 
 
 def forget(board):
-    """Delete the board's live state and its log (used when a board is deleted)."""
+    """Delete every key of the board's slug: bits, meta, log, presence, tallies, snapshot turns (a deleted board)."""
+    client = sync_client()
     try:
-        sync_client().delete(*_script_keys(board.slug), presence_key(board.slug))
+        doomed = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:{{{board.slug}}}:*", count=1000))
+        if doomed:
+            client.delete(*doomed)
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
@@ -554,7 +570,7 @@ async def aensure(board):
         scripts = async_scripts()
         if await scripts.client.exists(*keys(board.slug)) == 2:
             return False
-        initial = await sync_to_async(board.initial_state)()
+        initial = await sync_to_async(_initial_state)(board)
         return await scripts.init(keys=_script_keys(board.slug), args=_init_args(board, initial)) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
