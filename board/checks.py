@@ -80,6 +80,21 @@ def _public_hosts_while_debugging():
 
 
 @register()
+def undo_retention_check(app_configs, **kwargs):
+    if settings.BOARD_UNDO_KEEP_HOURS >= settings.HISTORY_RETENTION_HOURS:
+        return []
+    return [
+        Warning(
+            f"BOARD_UNDO_KEEP_HOURS ({settings.BOARD_UNDO_KEEP_HOURS}) is shorter than HISTORY_RETENTION_HOURS "
+            f"({settings.HISTORY_RETENTION_HOURS}): a restore, clear or revert the log still shows may no longer "
+            "be undoable.",
+            hint="Leave BOARD_UNDO_KEEP_HOURS unset (it follows the log's retention) or raise it.",
+            id="checkboxes.W003",
+        )
+    ]
+
+
+@register()
 def channel_layer_check(app_configs, **kwargs):
     backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
     if settings.DEBUG or backend != IN_MEMORY_LAYER:

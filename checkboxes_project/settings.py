@@ -318,6 +318,10 @@ HISTORY_ENABLED = env_bool("HISTORY_ENABLED", True)
 # archives included (docs/privacy.md).
 HISTORY_RETENTION_HOURS = env_int("HISTORY_RETENTION_HOURS", 24, minimum=1)
 HISTORY_MAX_ENTRIES = env_int("HISTORY_MAX_ENTRIES", 2_000_000, minimum=1000)
+# Snapshots either side of a restore, clear, import or revert (the undo points)
+# are kept at least this long, as long as the log by default: a moderator can
+# undo whatever the log still shows (a system check warns when it is shorter).
+BOARD_UNDO_KEEP_HOURS = env_int("BOARD_UNDO_KEEP_HOURS", HISTORY_RETENTION_HOURS, minimum=0)
 # `archivelog` moves older changes here, one gzip file per board per day, and
 # deletes files older than this many days (0 keeps them forever).
 HISTORY_ARCHIVE_DIR = Path(env_str("HISTORY_ARCHIVE_DIR", str(DATA_DIR / "history"))).resolve()

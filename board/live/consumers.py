@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 
 BOARD_NOT_FOUND = ("board_not_found", "There is no board at this address.")
 UNAVAILABLE = ("unavailable", "The board's storage is unreachable; retry soon.")
+BOARD_DELETED = ("board_deleted", "This board was deleted by its moderators.")
 SOCKET_REFUSALS = {
     limits.TOO_MANY_SOCKETS: ("too_many_sockets", "Too many open boards from your network; close some and retry."),
     limits.OPENING_TOO_OFTEN: ("opening_too_often", "Your network is connecting too often; wait a minute."),
@@ -377,6 +378,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def storage_lost(self):
         await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
+
+    async def board_deleted(self):
+        if self.closing:
+            return
+        await self._disconnect(protocol.CLOSE_BOARD_DELETED, *BOARD_DELETED)
 
     async def send_control(self, text, wire=None):
         """Send a JSON text frame; ``wire`` is the same frame already framed for WebSocket."""

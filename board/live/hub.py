@@ -130,6 +130,7 @@ class BoardHub:
         self._tasks = []
         self._failures = {}
         self._progress = time.monotonic()
+        self._stopping = None
         self._layer = get_channel_layer()
         self._channel = None
         self.tally = tally.Tally(board.slug)
@@ -328,6 +329,19 @@ class BoardHub:
     async def board_bans(self, event):
         """A moderator changed the bans: reload this process's list now, not at its next refresh."""
         bans.reload()
+
+    async def board_deleted(self, event):
+        """The board was deleted: close its sockets (4410), leave the process's hubs, and stop.
+
+        Stopping cancels this very loop, so it runs as a task of its own; a
+        player opening the slug again gets 4404, or a new board of that name.
+        """
+        hubs = _hubs.get(asyncio.get_running_loop(), {})
+        if hubs.get(self.board.slug) is self:
+            del hubs[self.board.slug]
+        for consumer in list(self.sockets):
+            await _each(consumer, consumer.board_deleted)
+        self._stopping = asyncio.ensure_future(self.stop())
 
     def _relay(self, run):
         self._outbox.append(run)

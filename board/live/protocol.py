@@ -38,6 +38,8 @@ VERSION = 2
 CLOSE_BOARD_NOT_FOUND = 4404
 # Too many frames left unacknowledged: the client is not reading.
 CLOSE_NOT_READING = 4408
+# The board was deleted: do not reconnect.
+CLOSE_BOARD_DELETED = 4410
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
 # Too many changes refused for the rate, too many sockets, or opening too often.

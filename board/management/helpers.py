@@ -1,10 +1,13 @@
-"""What the operators' commands share: finding a board, reading times and networks, confirming, showing progress."""
+"""What the operators' commands share: finding a board, who runs them, reading times and networks, confirming,
+showing progress."""
 
+import getpass
 import sys
 import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
@@ -34,12 +37,42 @@ def get_board(slug):
     return board
 
 
+def add_operator_arguments(parser, confirms=True):
+    """``--user``, who the admin's history names; with ``confirms``, Django's ``--noinput`` (also ``--yes``)."""
+    parser.add_argument(
+        "--user",
+        metavar="USERNAME",
+        help="The account the admin's history names for this (default: os.<your login>, made on first use).",
+    )
+    if confirms:
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            "--yes",
+            action="store_false",
+            dest="interactive",
+            help="Go ahead without asking for confirmation.",
+        )
+
+
+def operator(options):
+    """The user an operator's command acts as: ``--user``, or the inactive ``os.<login>`` account."""
+    users = get_user_model().objects
+    if options["user"]:
+        user = users.filter(**{users.model.USERNAME_FIELD: options["user"]}).first()
+        if user is None:
+            raise CommandError(f"There is no user '{options['user']}'; nothing was changed.")
+        return user
+    name = f"os.{getpass.getuser()}"
+    return users.filter(**{users.model.USERNAME_FIELD: name}).first() or users.create_user(name, is_active=False)
+
+
 def confirm(command, question, options):
-    """Go ahead if ``--yes`` was given or the person at the terminal types yes; otherwise stop."""
-    if options["yes"]:
+    """Go ahead if ``--noinput`` was given or the person at the terminal types yes; otherwise stop."""
+    if not options["interactive"]:
         return
     if not sys.stdin.isatty():
-        raise CommandError("Nothing was changed: pass --yes to run this without a terminal to confirm at.")
+        raise CommandError("Nothing was changed: pass --noinput to run this without a terminal to confirm at.")
     command.stdout.write(question)
     answer = input("Type 'yes' to continue: ")
     if answer.strip().lower() != "yes":

@@ -34,6 +34,7 @@ import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from .. import bitset
 
@@ -61,6 +62,14 @@ class StorageRefused(StateUnavailable):
 
 class StateMissing(Exception):
     """The board has no live state in Redis yet (new board, or Redis lost it)."""
+
+
+class BoardGone(StateUnavailable):
+    """The board was deleted from the database: its live state is never created again."""
+
+
+class StateMoved(Exception):
+    """The board changed since the epoch and version a replace expected; nothing was replaced."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +106,18 @@ class Applied:
                 version += 1
             out.append(version)
         return out
+
+
+@dataclass(frozen=True)
+class Swapped:
+    """One replace, as its single Lua call saw it: the bits it took away with the
+    meta they had, and the bits it put there with the meta they have. Nothing
+    happened to the board in between, so both agree exactly with the log."""
+
+    old_bits: bytes
+    old: Meta
+    new_bits: bytes
+    new: Meta
 
 
 class Author(NamedTuple):
@@ -207,22 +228,31 @@ return 1
 )
 
 # Swaps in a whole new bitset (restore, clear, import) atomically, under a new
-# epoch so that every client knows to fetch the state again. ARGV: bits, epoch,
-# then the log's: log, reason, digest, by, max entries, retention ms.
+# epoch so that every client knows to fetch the state again; the version goes
+# on upward from the old one. Returns the old bits with the meta they had and
+# the new meta, so that the snapshots either side of the swap are exactly what
+# it replaced and what it put there (board/moderation.py). ARGV: bits, epoch,
+# the log's (log, reason, digest, by, max entries, retention ms), then the
+# epoch and version the board must still have ('' for any): a rollback must not
+# undo changes made since.
 REPLACE_LUA = (
     CHANGELOG_LUA
     + """
-local size = redis.call('HGET', KEYS[2], 'size')
-if not size then return -1 end
-if string.len(ARGV[1]) ~= math.floor((tonumber(size) + 7) / 8) then return -2 end
+local meta = redis.call('HMGET', KEYS[2], 'size', 'frozen', 'epoch', 'version', 'count')
+if not meta[1] then return {-1} end
+if string.len(ARGV[1]) ~= math.floor((tonumber(meta[1]) + 7) / 8) then return {-2} end
+if ARGV[9] ~= '' and (meta[3] ~= ARGV[9] or meta[4] ~= ARGV[10]) then return {-3} end
+local old = redis.call('GET', KEYS[1])
+if not old then return {-1} end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'count', redis.call('BITCOUNT', KEYS[1]))
-local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
+local count = redis.call('BITCOUNT', KEYS[1])
+local version = tonumber(meta[4]) + 1
+redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'version', version, 'count', count)
 if ARGV[3] == '1' then
   changelog_reset(KEYS[3], ARGV[4], version, ARGV[2], ARGV[5], ARGV[6])
   trim(KEYS[3], ARGV[7], tonumber(ARGV[8]))
 end
-return version
+return {1, old, meta[1], meta[2], meta[3], meta[4], meta[5], ARGV[2], version, count}
 """
 )
 
@@ -332,6 +362,14 @@ def _apply_args(changes, authors=None, force=False):
         args += (index, value, number)
     log, max_entries, retention_ms = _changelog_args()
     return [log, max_entries, retention_ms, int(force), len(numbers), *fields, *args]
+
+
+def _initial_state(board):
+    """What a missing state starts from; BoardGone once the board is deleted, so a late change cannot revive it."""
+    try:
+        return board.initial_state()
+    except ObjectDoesNotExist:
+        raise BoardGone(f"board {board.slug} was deleted") from None
 
 
 def _init_args(board, initial):
@@ -444,7 +482,7 @@ def ensure(board):
         scripts = sync_scripts()
         if scripts.client.exists(bits, version) == 2:
             return False
-        args = _init_args(board, board.initial_state())
+        args = _init_args(board, _initial_state(board))
         return scripts.init(keys=_script_keys(board.slug), args=args) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
@@ -488,11 +526,13 @@ def apply(board, changes, authors=None, force=False):
 
 
 @_storage
-def replace(board, bits, reason="replaced", by=""):
-    """Replace the whole bitset atomically under a new epoch; returns the new Meta.
+def replace(board, bits, reason="replaced", by="", expect=None):
+    """Replace the whole bitset atomically under a new epoch; see :class:`Swapped`.
 
     The log records ``reason`` ("restored", "cleared", …), ``by`` whom, and
     the new bitset's digest, by which a replay finds the snapshot holding it.
+    With ``expect`` (a Meta), only a board still at that epoch and version is
+    replaced; otherwise :class:`StateMoved` is raised and nothing changes.
     """
     bits = bitset.mask_padding(bytes(bits), board.size)
     if len(bits) != bitset.byte_length(board.size):
@@ -501,14 +541,23 @@ def replace(board, bits, reason="replaced", by=""):
         )
     ensure(board)
     log, max_entries, retention_ms = _changelog_args()
-    args = [bits, new_epoch(), log, reason, bitset.digest(bits) if log else "", by, max_entries, retention_ms]
+    guard = [expect.epoch, expect.version] if expect else ["", ""]
+    args = [bits, new_epoch(), log, reason, bitset.digest(bits) if log else "", by, max_entries, retention_ms, *guard]
     try:
-        result = sync_scripts().replace(keys=_script_keys(board.slug), args=args)
+        reply = sync_scripts().replace(keys=_script_keys(board.slug), args=args)
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
-    if result < 0:
+    if reply[0] == -3:
+        raise StateMoved()
+    if reply[0] < 0:
         raise StateMissing()
-    return meta(board)
+    return _parse_swapped(reply, bits)
+
+
+def _parse_swapped(reply, new_bits):
+    _, old_bits, size, frozen, old_epoch, old_version, old_count, epoch, version, count = reply
+    old = _parse_meta([size, frozen, old_epoch, old_version, old_count])
+    return Swapped(old_bits, old, new_bits, Meta(old.size, old.frozen, int(epoch), int(version), int(count)))
 
 
 @_storage
@@ -547,9 +596,12 @@ def live_players(entries, now):
 
 @_storage
 def forget(board):
-    """Delete the board's live state and its log (used when a board is deleted)."""
+    """Delete every key of the board's slug: bits, meta, log, presence, tallies, snapshot turns (a deleted board)."""
+    client = sync_client()
     try:
-        sync_client().delete(*_script_keys(board.slug), presence_key(board.slug))
+        doomed = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:{{{board.slug}}}:*", count=1000))
+        if doomed:
+            client.delete(*doomed)
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
@@ -575,7 +627,7 @@ async def aensure(board):
         scripts = async_scripts()
         if await scripts.client.exists(*keys(board.slug)) == 2:
             return False
-        initial = await sync_to_async(board.initial_state)()
+        initial = await sync_to_async(_initial_state)(board)
         return await scripts.init(keys=_script_keys(board.slug), args=_init_args(board, initial)) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error

@@ -41,6 +41,7 @@ const CONNECTION_TEXT = {
   live: "Live",
   reconnecting: "Reconnecting…",
   gone: "Board not found",
+  deleted: "This board was deleted",
 };
 
 const toast = new Toast(el.toast);

@@ -6,11 +6,13 @@ from board.history import queries
 from board.history.moments import MOMENT_HELP, format_moment
 from board.management.helpers import (
     add_board_argument,
+    add_operator_arguments,
     confirm,
     get_board,
     history_errors,
     moment,
     network,
+    operator,
     step,
 )
 
@@ -30,10 +32,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--since", required=True, help=f"Where the revert starts: {MOMENT_HELP}.")
         parser.add_argument("--dry-run", action="store_true", help="Say what would change, and change nothing.")
-        parser.add_argument("--yes", action="store_true", help="Revert without asking for confirmation.")
+        add_operator_arguments(parser)
 
     def handle(self, *args, **options):
         board = get_board(options["board"])
+        user = operator(options)
         vandal = network(options["ip"])
         since = moment("--since", options["since"], timezone.now())
         with history_errors():
@@ -52,12 +55,13 @@ class Command(BaseCommand):
         confirm(self, f"Revert {len(plan.restore):,} boxes of {board}? ", options)
         with history_errors(), step(self, f"Reverting {vandal} on {board}"):
             try:
-                done = moderation.revert(board, vandal, since)
+                done = moderation.revert(board, vandal, since, user=user)
             except moderation.ModerationError as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(
             self.style.SUCCESS(
-                f"Reverted {done.changed:,} boxes of {board}. The board before it is snapshot #{done.before.pk}."
+                f"Reverted {done.changed:,} boxes of {board}. "
+                f"The board before it is {moderation.undo_note(done.before)}."
             )
         )
 
