@@ -31,11 +31,11 @@ class Command(BaseCommand):
             "--ip", required=True, help="203.0.113.9, 203.0.113.0/24 or 2001:db8::/48 (an IPv6 address means its /64)."
         )
         parser.add_argument("--since", required=True, help=f"Where the revert starts: {MOMENT_HELP}.")
-        parser.add_argument("--dry-run", action="store_true", help="Say what would change, and change nothing.")
-        parser.add_argument("--yes", action="store_true", help="Revert without asking for confirmation.")
         parser.add_argument(
             "--json", action="store_true", help="With --dry-run: print the plan as JSON (docs/operations.md)."
         )
+        parser.add_argument("--dry-run", action="store_true", help="Say what would change, and change nothing.")
+        parser.add_argument("--yes", action="store_true", help="Revert without asking for confirmation.")
 
     def handle(self, *args, **options):
         if options["json"] and not options["dry_run"]:
