@@ -1,7 +1,8 @@
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.views.decorators.http import require_safe
 
 from .live import hub
@@ -17,6 +18,12 @@ def home(request):
 @require_safe
 def board(request, slug):
     return _page(request, get_object_or_404(Board, slug=slug))
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links; the icon is an SVG under a hashed name."""
+    return redirect(static("board/favicon.svg"))
 
 
 def _page(request, board):

@@ -166,14 +166,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Where collectstatic puts the files whitenoise (or nginx) serves.
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(DATA_DIR / "static"))).resolve()
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Compressed copies are made by collectstatic; names stay unhashed so the
-    # browser's ES module imports resolve by plain relative paths.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # collectstatic makes compressed copies under content-hashed names (module
+    # imports rewritten to match); with DEBUG off pages link those, which
+    # whitenoise serves as cacheable for a year. With DEBUG on, plain names.
+    "staticfiles": {"BACKEND": "checkboxes_project.storage.StaticFilesStorage"},
 }
+# How long browsers may cache a static file under its plain name (hashed names: a year).
 WHITENOISE_MAX_AGE = env_int("WHITENOISE_MAX_AGE", 0 if DEBUG else 3600, minimum=0)
 # Serve straight from static/ (uncompressed, always fresh) instead of the
 # compressed copies collectstatic makes in STATIC_ROOT.

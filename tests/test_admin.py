@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Group
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -180,7 +181,7 @@ def test_the_board_list_shows_live_count_size_players_and_frozen(moderator_clien
     assert "100,000" in html
     assert '<td class="field-checked">3</td>' in html
     assert '<td class="field-players">7</td>' in html
-    assert 'class="field-frozen_now"><img src="/static/admin/img/icon-yes.svg" alt="True">' in html
+    assert f'class="field-frozen_now"><img src="{static("admin/img/icon-yes.svg")}" alt="True">' in html
 
 
 def test_players_of_processes_that_stopped_are_not_counted(main_board):

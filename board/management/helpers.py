@@ -81,7 +81,14 @@ def confirm(command, question, options):
 
 @contextmanager
 def step(command, message, stream=None):
-    """Print ``message…`` and then ``done`` with the time it took, for work that may take a while."""
+    """Print ``message…`` and then ``done`` with the time it took, for work that may take a while.
+
+    Nothing at ``--verbosity 0`` (a command that keeps ``self.verbosity``), which
+    asks for results and errors only.
+    """
+    if getattr(command, "verbosity", 1) < 1:
+        yield
+        return
     out = stream or command.stdout
     out.write(f"{message}… ", ending="")
     out.flush()
@@ -138,7 +145,10 @@ def network(text):
 
 
 class ProgressBar:
-    """``Rendering [########------------] 40/100`` on one line, redrawn as work is done."""
+    """``Rendering [########------------] 40/100`` on one line, redrawn as work is done.
+
+    Drawn only on a terminal: in a log file or a pipe the redraws would be noise.
+    """
 
     WIDTH = 30
 
@@ -146,8 +156,11 @@ class ProgressBar:
         self.stream = stream
         self.label = label
         self.drawn = -1
+        self.shown = stream.isatty()
 
     def update(self, done, total):
+        if not self.shown:
+            return
         filled = self.WIDTH * done // total
         if filled == self.drawn and done != total:
             return

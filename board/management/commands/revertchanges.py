@@ -1,3 +1,5 @@
+import json
+
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -31,16 +33,24 @@ class Command(BaseCommand):
             "--ip", required=True, help="203.0.113.9, 203.0.113.0/24 or 2001:db8::/48 (an IPv6 address means its /64)."
         )
         parser.add_argument("--since", required=True, help=f"Where the revert starts: {MOMENT_HELP}.")
+        parser.add_argument(
+            "--json", action="store_true", help="With --dry-run: print the plan as JSON (docs/operations.md)."
+        )
         parser.add_argument("--dry-run", action="store_true", help="Say what would change, and change nothing.")
         add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        if options["json"] and not options["dry_run"]:
+            raise CommandError("--json prints a plan: give --dry-run too. Nothing was changed.")
         board = get_board(options["board"])
         user = operator(options)
         vandal = network(options["ip"])
         since = moment("--since", options["since"], timezone.now())
         with history_errors():
             plan = queries.revert_plan(board, vandal, since)
+        if options["json"]:
+            self.stdout.write(json.dumps(as_json(plan, board)))
+            return
         if not plan.changes:
             raise CommandError(
                 f"{vandal} changed nothing on {board} since {format_moment(since)} (as far as the log and its "
@@ -73,3 +83,17 @@ def describe(plan, board):
         f"unchecked again) and leaves alone {len(plan.kept):,} that someone else changed afterwards and "
         f"{len(plan.unchanged):,} it put back itself."
     )
+
+
+def as_json(plan, board):
+    return {
+        "board": board.slug,
+        "network": str(plan.network),
+        "since": plan.since.isoformat(),
+        "changes": plan.changes,
+        "boxes": len(plan.restore),
+        "checks": plan.checks,
+        "unchecks": plan.unchecks,
+        "kept": len(plan.kept),
+        "unchanged": len(plan.unchanged),
+    }
