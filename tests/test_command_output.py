@@ -61,3 +61,10 @@ def test_timelapse_at_verbosity_0_prints_nothing_even_on_a_terminal(changed_boar
     args = ("timelapse", "--since", changed_board.isoformat(), "--frames", "5", str(output), "--verbosity", "0")
     assert run(*args, stderr=Terminal()) == ("", "")
     assert output.stat().st_size > 0
+
+
+def test_clearboard_prints_no_steps_at_verbosity_0(main_board, changed_board):
+    out, err = run("clearboard", "--noinput", "--verbosity", "0")
+    assert "… done" not in out and not err
+    out, _ = run("clearboard", "--noinput")
+    assert "Clearing main… done" in out

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         try:
             older_than = parse_duration(options["older_than"])
         except ValueError as error:

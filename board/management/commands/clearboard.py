@@ -21,6 +21,7 @@ class Command(BaseCommand):
         add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         board = get_board(options["board"])
         user = operator(options)
         with redis_errors():

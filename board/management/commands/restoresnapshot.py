@@ -18,6 +18,7 @@ class Command(BaseCommand):
         add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         snapshot = Snapshot.objects.select_related("board").filter(pk=options["id"]).first()
         if snapshot is None:
             raise CommandError(f"There is no snapshot #{options['id']}; listsnapshots shows the ones there are.")

@@ -40,6 +40,7 @@ class Command(BaseCommand):
         add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         if options["json"] and not options["dry_run"]:
             raise CommandError("--json prints a plan: give --dry-run too. Nothing was changed.")
         board = get_board(options["board"])
