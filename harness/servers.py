@@ -33,10 +33,17 @@ def database_url():
 # The change limits off: for a benchmark whose senders are bots, faster than a
 # person clicks (a player's 7 changes a second, a network's 20). Whoever uses it
 # says why, and a benchmark says so in its output.
-CHANGE_LIMITS_OFF = {"BOARD_RATE_LIMITS": "", "BOARD_NETWORK_RATE_LIMITS": ""}
-# Every abuse limit off, the socket limits too: for volume no set of people
-# makes. Never the only way a path is tested.
-LIMITS_OFF = {**CHANGE_LIMITS_OFF, "BOARD_MAX_SOCKETS_PER_NETWORK": "0", "BOARD_NEW_SOCKETS_PER_MINUTE": "0"}
+CHANGE_LIMITS_OFF = {"BOARD_RATE_LIMITS": "", "BOARD_NETWORK_RATE_LIMITS": "", "BOARD_WIDE_NETWORK_RATE_LIMITS": ""}
+# Every abuse limit off, the socket and frame limits too: for volume no set of
+# people makes. Never the only way a path is tested.
+LIMITS_OFF = {
+    **CHANGE_LIMITS_OFF,
+    "BOARD_MAX_SOCKETS_PER_NETWORK": "0",
+    "BOARD_MAX_SOCKETS_PER_WIDE_NETWORK": "0",
+    "BOARD_NEW_SOCKETS_PER_MINUTE": "0",
+    "BOARD_FRAME_LIMITS": "",
+    "BOARD_PING_LIMITS": "",
+}
 
 
 def server_environment(**extra):

@@ -29,8 +29,10 @@ def static_files(static_root):
         yield
 
 
-# Every test player connects from one address, faster than any person clicks:
-# the abuse limits are off unless a test turns them on (tests/test_limits.py).
+# In-process tests only (WebsocketCommunicator): every test player there
+# connects from one address, faster than any person clicks, so the abuse limits
+# are off unless a test turns them on (tests/test_limits.py). Real daphne
+# processes (harness/servers.py) run with the shipped limits.
 LIMITS_OFF = {
     "BOARD_RATE_LIMITS": [],
     "BOARD_NETWORK_RATE_LIMITS": [],

@@ -46,7 +46,7 @@ def test_the_broadcast_benchmark_delivers_every_change_to_every_client():
     assert figures["converged"] is True
     assert figures["p99_ms"] is not None
     # Its senders are bots: it says it ran without the change limits.
-    assert figures["limits_off"] == ["BOARD_NETWORK_RATE_LIMITS", "BOARD_RATE_LIMITS"]
+    assert figures["limits_off"] == ["BOARD_NETWORK_RATE_LIMITS", "BOARD_RATE_LIMITS", "BOARD_WIDE_NETWORK_RATE_LIMITS"]
 
 
 def test_a_slow_client_is_paused_then_resyncs_and_converges():
