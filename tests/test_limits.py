@@ -307,6 +307,31 @@ async def refused_with(player):
     return error["code"]
 
 
+def test_real_servers_run_with_the_shipped_limits_unless_told_otherwise():
+    from harness.servers import LIMITS_OFF, server_environment
+
+    environment = server_environment()
+    assert [name for name in LIMITS_OFF if name in environment] == []
+    assert server_environment(**LIMITS_OFF).items() >= LIMITS_OFF.items()
+
+
+@pytest.mark.slow
+async def test_each_harness_player_is_a_network_of_its_own(daphnes):
+    from harness.players import NetPlayer
+
+    first, second = daphnes(2)
+    players = [await NetPlayer(server.url).join() for server in (first, second, first)]
+    client = state.sync_client()
+    counts = {}
+    for ledger in client.smembers(limits.key("ledgers")):
+        counts.update(client.hgetall(ledger))
+    networks = {f"{player.local_address}/32".encode() for player in players}
+    assert counts == dict.fromkeys(networks, b"1")
+    assert len(networks) == 3
+    for player in players:
+        await player.leave()
+
+
 @pytest.mark.slow
 async def test_a_networks_budget_is_shared_by_its_sockets_on_every_process(daphnes):
     from harness.players import NetPlayer
