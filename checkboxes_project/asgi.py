@@ -14,9 +14,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "checkboxes_project.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from board.live import lifecycle  # noqa: E402
+from board.live.origin import OriginValidator  # noqa: E402
 from board.routing import websocket_urlpatterns  # noqa: E402
 
 # Under daphne: a final snapshot of every board this process served, on SIGTERM/SIGINT.
@@ -25,6 +25,6 @@ lifecycle.install()
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "websocket": OriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -107,7 +107,7 @@ class NetPlayer(BasePlayer):
         url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
         options = {"local_addr": (self.local_address, 0)} if self.local_address else {}
         self.socket = await websockets.connect(
-            url, origin=ORIGIN, max_size=2**24, additional_headers=self.headers, **options
+            url, origin=self.base_url, max_size=2**24, additional_headers=self.headers, **options
         )
 
     async def load(self, board=None):
