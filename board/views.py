@@ -84,6 +84,8 @@ def _state_response(status, meta, gzipped, body=b""):
         "X-Board-Version": str(meta.version),
         "X-Board-Count": str(meta.count),
         "X-Board-Frozen": "1" if meta.frozen else "0",
+        # What SecurityMiddleware adds, for the requests answered before it (board/asgi.py).
+        "X-Content-Type-Options": "nosniff",
     }
     if status == 200:
         headers["Content-Type"] = "application/octet-stream"

@@ -6,6 +6,7 @@ What the state costs Redis is read from the real server's own statistics
 
 import asyncio
 import gzip
+import http.client
 import ipaddress
 
 import pytest
@@ -197,3 +198,47 @@ def test_the_budget_forgets_idle_networks_and_holds_a_bounded_number():
     now[0] += 121  # two whole windows: nothing of theirs counts any more
     budget.take("e")
     assert list(budget.networks) == ["e"]
+
+
+# -- through real daphne, where board/asgi.py answers before Django's middleware --
+
+
+def raw_get(port, path, method="GET", source="127.0.0.1", **headers):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    try:
+        connection.request(method, path, headers={"Host": f"127.0.0.1:{port}", **headers})
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_served_by_daphne_the_state_revalidates_shares_reads_and_falls_back_to_django(daphnes, counted):
+    (server,) = daphnes(1)
+    status, headers, body = raw_get(server.port, "/b/main/state", **{"Accept-Encoding": "gzip"})
+    assert status == 200 and gzip.decompress(body) == bytes(12_500)
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert int(headers["Content-Length"]) == len(body)
+
+    revalidated = raw_get(server.port, "/b/main/state", **{"If-None-Match": headers["ETag"]})
+    head = raw_get(server.port, "/b/main/state", method="HEAD")
+    assert revalidated[0] == 304
+    assert (head[0], head[2], head[1]["X-Board-Size"]) == (200, b"", "100000")
+    assert calls("get") == 1
+    # What the view does not answer is Django's, as before.
+    assert raw_get(server.port, "/b/nope/state")[0] == 404
+    assert raw_get(server.port, "/b/main/state", method="POST")[0] == 405
+    assert "Traceback" not in server.log()
+    assert raw_get(server.port, "/b/main/state", Host="evil.example")[0] == 400
+
+
+@pytest.mark.django_db(transaction=True)
+def test_served_by_daphne_a_network_past_its_budget_gets_429(daphnes):
+    (server,) = daphnes(1, BOARD_STATE_RATE_LIMITS="3/3600")
+    statuses = [raw_get(server.port, "/b/main/state", source="127.0.0.9")[0] for _ in range(4)]
+    refused = raw_get(server.port, "/b/main/state", source="127.0.0.9")
+
+    assert statuses == [200, 200, 200, 429]
+    assert int(refused[1]["Retry-After"]) > 0
+    assert raw_get(server.port, "/b/main/state", source="127.0.0.10")[0] == 200

@@ -66,7 +66,7 @@ def parse_origin(text):
 def own_origin(scope):
     """The origin this socket was opened on, or None if its ``Host`` is not one of ``ALLOWED_HOSTS``."""
     hosts = _headers(scope, b"host")
-    if len(hosts) != 1 or not validate_host(split_domain_port(hosts[0])[0], _allowed_hosts()):
+    if len(hosts) != 1 or not validate_host(split_domain_port(hosts[0])[0], allowed_hosts()):
         return None
     return parse_origin(f"{'https' if _secure(scope) else 'http'}://{hosts[0]}")
 
@@ -75,7 +75,7 @@ def trusted_origins():
     return {origin for origin in map(parse_origin, settings.CSRF_TRUSTED_ORIGINS) if origin is not None}
 
 
-def _allowed_hosts():
+def allowed_hosts():
     # What Django's HttpRequest.get_host() allows, DEBUG's default included.
     if settings.DEBUG and not settings.ALLOWED_HOSTS:
         return [".localhost", "127.0.0.1", "[::1]"]
