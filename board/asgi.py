@@ -4,8 +4,10 @@ GET and HEAD of a board's state, answered before Django's middleware.
 The state endpoint is what every page asks for on load and on every resync,
 and what a flood asks for. Through the middleware each request also paid for a
 sync middleware (whitenoise) in an async stack: two thread hops and a new
-thread per request, measured at most of the request's cost
-(docs/deployment.md). The view itself needs none of the middleware: no
+thread per request. Profiled (py-spy) under 16 connections asking for a
+1,000,000-box board's state, that was most of the process's time; answered
+here, one process served 320-600 revalidations a second instead of about 120
+(2 cores shared with the load). The view needs none of the middleware: no
 session, no user, no CSRF (it only reads), no compression (it sends its own).
 
 Everything else, including the state path with another method (405) or an
