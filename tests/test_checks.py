@@ -62,7 +62,7 @@ def test_debug_off_requires_allowed_hosts(settings):
     assert "DJANGO_ALLOWED_HOSTS" in errors[0].hint
 
 
-def test_a_wildcard_host_is_a_warning_because_it_opens_sockets_to_any_origin(settings):
+def test_a_wildcard_host_is_a_warning_because_any_domain_pointed_here_is_the_site(settings):
     production(settings, ALLOWED_HOSTS=["*"])
     assert ids(checks.allowed_hosts_check(None)) == ["checkboxes.W001"]
 
