@@ -51,7 +51,8 @@ class StateRoute:
         finally:
             await signals.request_finished.asend(sender=self.__class__)
         if response is None:
-            # The site's own 404 page.
+            # The site's own 404 page. The view runs again there, so asking
+            # for a board that does not exist costs two requests of budget.
             return await self.application(scope, receive, send)
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)

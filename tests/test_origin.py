@@ -8,8 +8,6 @@ import pytest
 
 from board.live.origin import allowed
 
-pytestmark = pytest.mark.usefixtures("hubs")
-
 
 def handshake(port, origin=None, path="/ws/b/main/", host=None, headers=()):
     """The HTTP status daphne answers a raw WebSocket handshake with."""

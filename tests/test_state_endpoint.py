@@ -47,7 +47,7 @@ def tag_of(board):
     ["{tag}", "W/{tag}", '"1-1", {tag}, "2-2"', 'W/"0-0",W/{tag}', "*"],
     ids=["plain", "weak", "list", "weak-list", "star"],
 )
-def test_a_matching_tag_is_answered_304_from_the_meta_alone(client, tiny, counted, if_none_match):
+def test_a_matching_tag_is_answered_304_from_the_meta_alone(client, tiny, if_none_match):
     tag = tag_of(tiny)
     state.sync_client().config_resetstat()
 
