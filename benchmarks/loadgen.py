@@ -221,7 +221,7 @@ class Client(asyncio.Protocol):
                     arrived(before, count, now)
             self.log += memoryview(data)[start + 1 : stop]
         elif kind == protocol.FRAME_RESULT:
-            self.results(data[start + 1 : stop])
+            self.results(data[start + protocol.RESULT_HEADER.size : stop])
         if self.frames - self.acked >= ACK_EVERY:
             self.ack()
 

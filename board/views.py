@@ -4,12 +4,14 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.http import Http404, HttpResponse
 from django.middleware.gzip import re_accepts_gzip as ACCEPTS_GZIP
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.templatetags.static import static
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
+from .live import hub
 from .live.network import client_address, network_of
 from .models import Board
 from .store import state
@@ -25,6 +27,12 @@ def home(request):
 @require_safe
 def board(request, slug):
     return _page(request, get_object_or_404(Board, slug=slug))
+
+
+@require_safe
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever a page links; the icon is an SVG under a hashed name."""
+    return redirect(static("board/favicon.svg"))
 
 
 def _page(request, board):
@@ -147,9 +155,12 @@ async def _find(slug):
 
 @require_safe
 async def health(request):
-    """For load balancers: 200 when Redis answers, 503 when it does not."""
+    """For load balancers: 200 when Redis answers and every hub of this process works, else 503."""
     try:
         await state.async_client().ping()
     except state.REDIS_ERRORS:
         return HttpResponse("redis unreachable\n", status=503, content_type="text/plain")
+    problems = [problem for board_hub in hub.local_hubs() for problem in board_hub.problems()]
+    if problems:
+        return HttpResponse("".join(f"{problem}\n" for problem in problems), status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")

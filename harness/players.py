@@ -29,6 +29,8 @@ class BasePlayer:
         self.replica = None
         self.controls = []
         self.results = []
+        # The epoch of the latest RESULT frame (0: none of its changes reached the board).
+        self.result_epoch = None
         self.updates = 0
         self.frames = 0
 
@@ -60,7 +62,8 @@ class BasePlayer:
             self.updates += 1
             self.replica.update(frame)
         else:
-            self.results.extend(protocol.decode_results(frame))
+            self.result_epoch, entries = protocol.decode_results(frame)
+            self.results.extend(entries)
         return frame
 
     async def receive_control(self, kind, timeout=5):
