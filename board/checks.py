@@ -58,7 +58,8 @@ def allowed_hosts_check(app_configs, **kwargs):
     if "*" in settings.ALLOWED_HOSTS:
         return [
             Warning(
-                "ALLOWED_HOSTS contains '*': any host is served and any page on any site may open a board's socket.",
+                "ALLOWED_HOSTS contains '*': any host name is served, and a page of any domain pointed at this "
+                "server counts as the site's own and may open a board's socket.",
                 hint="List the site's host names in DJANGO_ALLOWED_HOSTS; the WebSocket origin check uses them.",
                 id="checkboxes.W001",
             )

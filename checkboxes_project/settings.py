@@ -278,6 +278,10 @@ BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, min
 BOARD_MAX_SOCKETS_PER_WIDE_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_WIDE_NETWORK", 100, minimum=0)
 # Socket openings (refused ones included) per network per minute.
 BOARD_NEW_SOCKETS_PER_MINUTE = env_int("BOARD_NEW_SOCKETS_PER_MINUTE", 60, minimum=0)
+# Requests for a board's state (GET /b/<slug>/state) one network may make, counted
+# in each process's memory. 20 in a second lets a network's 20 sockets all
+# fetch the state at once (after a restore, say).
+BOARD_STATE_RATE_LIMITS = env_rates("BOARD_STATE_RATE_LIMITS", "20/1,120/60")
 # Peers whose X-Forwarded-For is believed (the proxies in front of daphne).
 # Without them the client is the TCP peer, whatever headers it sends.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])

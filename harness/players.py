@@ -130,7 +130,7 @@ class NetPlayer(BasePlayer):
         url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
         self.socket = await websockets.connect(
             url,
-            origin=ORIGIN,
+            origin=self.base_url,
             max_size=2**24,
             additional_headers=self.headers,
             local_addr=(self.local_address, 0),

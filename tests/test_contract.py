@@ -23,7 +23,7 @@ from board.live import events, protocol
 from board.models import Board
 from board.store import snapshots, state
 from board.store.state import Status
-from harness.players import ORIGIN, NetPlayer
+from harness.players import NetPlayer
 from tests.boards import default_board
 from tests.players import Player
 
@@ -401,7 +401,7 @@ async def test_over_tcp_results_name_the_epoch_and_oversized_messages_end_as_doc
 def handshake_status(port, path):
     request = (
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: {ORIGIN}\r\n\r\n"
+        f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1:{port}\r\n\r\n"
     )
     with socket.create_connection(("127.0.0.1", port), timeout=5) as connection:
         connection.sendall(request.encode())
