@@ -9,7 +9,7 @@ BOARD = Path(__file__).resolve().parent.parent / "board"
 
 # Lower layers first; a module may import its own layer and the layers below it.
 LAYERS = [
-    {"board.bitset", "board.numbers", "board.logs"},
+    {"board.bitset", "board.numbers", "board.logs", "board.throttle"},
     {"board.models"},
     {"board.store"},
     {"board.pictures"},
@@ -17,6 +17,7 @@ LAYERS = [
     {"board.moderation"},
     # Django's entry points: whatever they need.
     {"board.admin", "board.history_admin", "board.views", "board.urls", "board.routing", "board.checks"},
+    {"board.asgi"},
     {"board.apps", "board.templatetags", "board.management", "board.migrations"},
 ]
 
