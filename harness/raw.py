@@ -196,11 +196,12 @@ class RawSocket:
             if opcode == BINARY:
                 return payload
 
-    def read_until_closed(self, timeout=10):
-        """Read (and discard) until the server closes; its close code, ABNORMAL without a Close frame.
+    def read_until_closed(self, timeout=10, answer=False):
+        """Read until the server closes; ``(code, messages)``: its close code (ABNORMAL
+        without a Close frame) and the messages read on the way.
 
+        With ``answer`` the Close is answered at once, as a polite client does.
         TimeoutError if the server keeps the connection open past ``timeout``.
-        The messages read on the way are returned too, as ``(code, messages)``.
         """
         deadline = time.monotonic() + timeout
         messages = []
@@ -208,6 +209,8 @@ class RawSocket:
             message = self.read_message(max(deadline - time.monotonic(), 0.001))
             if message is not None:
                 messages.append(message)
+        if answer and self.close_code != ABNORMAL:
+            self.try_send(close_frame(self.close_code), timeout=1)
         return self.close_code, messages
 
     def _closed(self, opcode, payload):
