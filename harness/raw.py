@@ -4,8 +4,8 @@ It can do what hostile clients do: open from any 127.0.0.x (each address its own
 network to the server's limits), send any Origin or path, send masked frames of
 any opcode, several of them in one ``sendall`` (one TCP segment), keep sending
 while never reading (with a small receive buffer), drop the connection at any
-moment, and read frames and close codes with a timeout. RFC 6455 framing only:
-no extensions, no fragmented reads beyond what a server sends here.
+moment, and read frames and close codes with a timeout. RFC 6455 framing only,
+without extensions or fragmented messages (the server sends neither).
 """
 
 import base64
