@@ -290,6 +290,8 @@ def main(argv=None):
         "clean_converged": clean["converged"],
         "changes_applied": attacked["changes_applied"],
         "changes_refused": attacked["changes_refused"],
+        # Honest changes never answered: ``lost`` counts only UPDATEs of applied ones.
+        "changes_unanswered": attacked["changes_unanswered"],
         "attacks": attacked["attacks"],
         "machine": attacked["machine"],
     }

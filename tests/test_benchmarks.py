@@ -22,7 +22,7 @@ BROADCAST_FIELDS = {
 }  # fmt: skip
 HOSTILE_FIELDS = {
     "lost", "converged", "honest_p50_ms", "honest_p99_ms", "clean_p50_ms", "clean_p99_ms", "rss_growth_mb",
-    "stalled_processes", "server_cpu_pct",
+    "stalled_processes", "server_cpu_pct", "changes_unanswered",
 }  # fmt: skip
 PAGE_FIELDS = {"boxes", "bytes_total", "bytes_state", "server_page_ms", "server_state_ms", "tti_ms"}
 
