@@ -29,7 +29,7 @@ import random
 import time
 from collections import deque
 
-from benchmarks.stack import ORIGIN, own_cpu_seconds, raise_open_files_limit
+from benchmarks.stack import own_cpu_seconds, raise_open_files_limit
 from board.live import protocol
 from harness.replica import Replica
 
@@ -128,7 +128,7 @@ class Client(asyncio.Protocol):
         transport.write(
             f"GET /ws/b/{self.slug}/ HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nUpgrade: websocket\r\n"
             f"Connection: Upgrade\r\nSec-WebSocket-Key: {self.key.decode()}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: {ORIGIN}\r\n\r\n".encode()
+            f"Origin: http://{self.host}:{self.port}\r\n\r\n".encode()
         )
 
     def connection_lost(self, exc):
@@ -151,11 +151,11 @@ class Client(asyncio.Protocol):
         return rest
 
     async def fetch_state(self, attempts=5):
-        """Fetch the state; a 503 is retried after its Retry-After, as the browser does."""
+        """Fetch the state; a 429 or 503 is retried after its Retry-After, as the browser does."""
         path, source = f"/b/{self.slug}/state", source_address(self.number)
         for _ in range(attempts):
             status, headers, body = await http_get(self.host, self.port, path, source)
-            if status != 503:
+            if status not in (429, 503):
                 break
             self.unavailable += 1
             await asyncio.sleep(float(headers.get("retry-after", 1)))
@@ -221,7 +221,7 @@ class Client(asyncio.Protocol):
                     arrived(before, count, now)
             self.log += memoryview(data)[start + 1 : stop]
         elif kind == protocol.FRAME_RESULT:
-            self.results(data[start + 1 : stop])
+            self.results(data[start + protocol.RESULT_HEADER.size : stop])
         if self.frames - self.acked >= ACK_EVERY:
             self.ack()
 

@@ -44,12 +44,15 @@ def _configure(workdir, redis_url):
         DATABASE_URL=f"sqlite:///{workdir / 'db.sqlite3'}",
         REDIS_URL=redis_url,
         WHITENOISE_USE_FINDERS="1",
+        # With DEBUG off pages link collectstatic's hashed names.
+        DJANGO_STATIC_ROOT=str(workdir / "static"),
     )
     import django
     from django.core.management import call_command
 
     django.setup()
     call_command("migrate", verbosity=0)
+    call_command("collectstatic", interactive=False, verbosity=0)
 
 
 def random_bits(size, density, seed=1):

@@ -25,7 +25,6 @@ from harness.servers import serve_command, wait_until_healthy  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
-ORIGIN = "http://127.0.0.1"
 
 
 def raise_open_files_limit():

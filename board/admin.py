@@ -3,7 +3,7 @@ The Django admin, where moderators work (docs/moderation.md).
 
 Boards show their live state from Redis; their actions (freeze, unfreeze,
 snapshot, clear) and a snapshot's restore go through ``board.moderation``, which
-tells every player. Every action is written to Django's admin log.
+tells every player and writes Django's admin log, as it does for the commands.
 """
 
 from dataclasses import dataclass
@@ -159,14 +159,13 @@ class BoardAdmin(admin.ModelAdmin):
         word = "froze" if frozen else "unfroze"
         for board in queryset:
             try:
-                changed = moderation.freeze(board, frozen)
+                changed = moderation.freeze(board, frozen, user=request.user)
             except state.StateUnavailable:
                 self.message_user(request, f"Could not reach Redis: {board} was not {word[:-1]}n.", messages.ERROR)
                 continue
             if not changed:
                 self.message_user(request, f"Board {board} was already {'frozen' if frozen else 'unfrozen'}.")
                 continue
-            self.log_change(request, board, f"{word.capitalize()} the board.")
             self.message_user(request, f"{word.capitalize()} {board}; its players see it now.", messages.SUCCESS)
 
     @admin.action(description="Take a snapshot of the selected boards now", permissions=["snapshot"])
@@ -193,10 +192,9 @@ class BoardAdmin(admin.ModelAdmin):
             except state.StateUnavailable:
                 self.message_user(request, f"Could not reach Redis: {board} was not cleared.", messages.ERROR)
                 continue
-            self.log_change(request, board, f"Cleared the board. It was saved first as snapshot #{done.before.pk}.")
             self.message_user(
                 request,
-                f"Cleared {board}; it was saved first as snapshot #{done.before.pk}, which can be restored.",
+                f"Cleared {board}; it was saved first as {moderation.undo_note(done.before)}, which can be restored.",
                 messages.SUCCESS,
             )
         return None
@@ -210,15 +208,6 @@ class BoardAdmin(admin.ModelAdmin):
                 moderation.freeze(obj, obj.frozen)
             except state.StateUnavailable:
                 self.message_user(request, "Saved, but Redis did not answer: players see the change later.")
-
-    def delete_model(self, request, obj):
-        _forget(obj)
-        super().delete_model(request, obj)
-
-    def delete_queryset(self, request, queryset):
-        for board in queryset:
-            _forget(board)
-        super().delete_queryset(request, queryset)
 
     # -- the change page: the live board, who is active, recent snapshots
 
@@ -282,13 +271,6 @@ def _ban_until(banned, network):
     if until is None:
         return None
     return "forever" if until == float("inf") else datetime.fromtimestamp(until, tz=UTC)
-
-
-def _forget(board):
-    try:
-        state.forget(board)
-    except state.StateUnavailable:
-        pass  # A Redis without the board holds no state to forget.
 
 
 def confirmation(request, model_admin, verb, action, queryset, extra):
@@ -409,9 +391,9 @@ class SnapshotAdmin(admin.ModelAdmin):
         except (moderation.ModerationError, state.StateUnavailable) as error:
             self.message_user(request, f"Not restored: {_sentence(error)}", messages.ERROR)
             return redirect("admin:board_snapshot_change", snapshot.pk)
-        message = f"Restored snapshot #{snapshot.pk}; the board before it was saved as snapshot #{done.before.pk}."
-        self.log_change(request, snapshot.board, message)
-        self.log_change(request, snapshot, f"Restored onto board {snapshot.board}.")
+        message = (
+            f"Restored snapshot #{snapshot.pk}; the board before it was saved as {moderation.undo_note(done.before)}."
+        )
         self.message_user(request, f"{message} Every player now sees the restored board.", messages.SUCCESS)
         return redirect("admin:board_board_change", snapshot.board.pk)
 
@@ -547,7 +529,5 @@ class BanAdmin(admin.ModelAdmin):
     def lift(self, request, queryset):
         now = timezone.now()
         active = list(queryset.active(now))
-        moderation.lift(active, now)
-        for ban in active:
-            self.log_change(request, ban, "Lifted the ban.")
+        moderation.lift(active, now, user=request.user)
         self.message_user(request, f"Lifted {len(active)} ban{'s' if len(active) != 1 else ''}.", messages.SUCCESS)

@@ -6,4 +6,9 @@ class BoardConfig(AppConfig):
     verbose_name = "Checkboxes"
 
     def ready(self):
-        from . import checks  # noqa: F401  (registers the system checks)
+        from django.db.models.signals import post_delete
+
+        from . import checks, moderation  # noqa: F401  (checks registers the system checks)
+        from .models import Board
+
+        post_delete.connect(moderation.board_deleted, sender=Board, dispatch_uid="board-deleted")

@@ -58,7 +58,8 @@ def allowed_hosts_check(app_configs, **kwargs):
     if "*" in settings.ALLOWED_HOSTS:
         return [
             Warning(
-                "ALLOWED_HOSTS contains '*': any host is served and any page on any site may open a board's socket.",
+                "ALLOWED_HOSTS contains '*': any host name is served, and a page of any domain pointed at this "
+                "server counts as the site's own and may open a board's socket.",
                 hint="List the site's host names in DJANGO_ALLOWED_HOSTS; the WebSocket origin check uses them.",
                 id="checkboxes.W001",
             )
@@ -80,6 +81,21 @@ def _public_hosts_while_debugging():
 
 
 @register()
+def undo_retention_check(app_configs, **kwargs):
+    if settings.BOARD_UNDO_KEEP_HOURS >= settings.HISTORY_RETENTION_HOURS:
+        return []
+    return [
+        Warning(
+            f"BOARD_UNDO_KEEP_HOURS ({settings.BOARD_UNDO_KEEP_HOURS}) is shorter than HISTORY_RETENTION_HOURS "
+            f"({settings.HISTORY_RETENTION_HOURS}): a restore, clear or revert the log still shows may no longer "
+            "be undoable.",
+            hint="Leave BOARD_UNDO_KEEP_HOURS unset (it follows the log's retention) or raise it.",
+            id="checkboxes.W003",
+        )
+    ]
+
+
+@register()
 def channel_layer_check(app_configs, **kwargs):
     backend = settings.CHANNEL_LAYERS.get("default", {}).get("BACKEND", "")
     if settings.DEBUG or backend != IN_MEMORY_LAYER:
@@ -89,5 +105,20 @@ def channel_layer_check(app_configs, **kwargs):
             "DEBUG is off but the channel layer is in memory: changes would never reach players on other processes.",
             hint="Use channels_redis.pubsub.RedisPubSubChannelLayer (the default in settings.py) with REDIS_URL.",
             id="checkboxes.E003",
+        )
+    ]
+
+
+@register()
+def flow_control_check(app_configs, **kwargs):
+    """A socket is paused at BOARD_LAG_FRAMES and closed at BOARD_MAX_UNACKED_FRAMES: in that order."""
+    if settings.BOARD_MAX_UNACKED_FRAMES > settings.BOARD_LAG_FRAMES:
+        return []
+    return [
+        Error(
+            f"BOARD_MAX_UNACKED_FRAMES ({settings.BOARD_MAX_UNACKED_FRAMES}) must be above BOARD_LAG_FRAMES "
+            f"({settings.BOARD_LAG_FRAMES}).",
+            hint="A socket would be closed before it is paused, and a slow reader could never catch up.",
+            id="checkboxes.E004",
         )
     ]

@@ -262,9 +262,8 @@ def _revert(model_admin, request, board):
         return _page(model_admin, request, board, "revert", form, {"plan": None})
     message = (
         f"Reverted {done.changed:,} boxes changed by {network} since {format_moment(since)}; "
-        f"the board before it was saved as snapshot #{done.before.pk}."
+        f"the board before it was saved as {moderation.undo_note(done.before)}."
     )
-    model_admin.log_change(request, board, message)
     model_admin.message_user(request, f"{message} Every player sees it now.", messages.SUCCESS)
     return redirect("admin:board_board_change", board.pk)
 

@@ -19,10 +19,19 @@ class Throttle(logging.Filter):
         self.seconds = seconds
         self.clock = clock
         self.seen = {}
+        self.tracebacks = set()
 
     def filter(self, record):
         key = (record.name, record.levelno, record.getMessage())
         now = self.clock()
+        if record.exc_info and record.exc_info[0] is not None:
+            # A traceback once per process and kind of failure; after that, one line.
+            failure = (*key, record.exc_info[0])
+            if failure in self.tracebacks:
+                record.exc_info = record.exc_text = None
+                record.msg = f"{record.msg} (traceback as before)"
+            elif len(self.tracebacks) < self.MAX_KEYS:
+                self.tracebacks.add(failure)
         last, held = self.seen.get(key, (None, 0))
         if last is not None and now - last < self.seconds:
             self.seen[key] = (last, held + 1)

@@ -85,7 +85,10 @@ class Board(models.Model):
         The newest snapshot, so a Redis that restarts empty (or a new one) costs
         at most the changes since that snapshot. ``state.ensure`` calls this and
         installs the result atomically, exactly once, before any change applies.
+        A board deleted since it was read raises ``Board.DoesNotExist``.
         """
+        if not Board.objects.filter(pk=self.pk).exists():
+            raise Board.DoesNotExist(f"Board {self.slug} was deleted.")
         snapshot = self.snapshots.filter(size=self.size).first()
         if snapshot is None:
             return None
@@ -111,6 +114,20 @@ class Snapshot(models.Model):
         BEFORE_IMPORT = "before-import", "Before an import"
         IMPORTED = "imported", "Imported"
         BEFORE_REVERT = "before-revert", "Before a revert"
+
+    # Either side of a moderator's replace or revert: the points it is undone
+    # from, and where a replay of the log across a replace starts.
+    UNDO_REASONS = frozenset(
+        {
+            Reason.BEFORE_RESTORE,
+            Reason.RESTORED,
+            Reason.BEFORE_CLEAR,
+            Reason.CLEARED,
+            Reason.BEFORE_IMPORT,
+            Reason.IMPORTED,
+            Reason.BEFORE_REVERT,
+        }
+    )
 
     board = models.ForeignKey(Board, on_delete=models.CASCADE, related_name="snapshots")
     created = models.DateTimeField(default=timezone.now, db_index=True)

@@ -5,21 +5,25 @@ records it in the database and tells every serving process, whose hubs pass it
 on to the players (a ``frozen`` or ``resync`` control frame).
 
 Replacing the whole board (restore, clear, import) saves the board as it was
-first ("before …") and as it became after ("restored", …), so the change can be
-undone and a Redis loss right after it cannot bring the old board back. A
+("before …") and as it became ("restored", …), both taken from the one atomic
+swap, so the change can be undone, a Redis loss right after it cannot bring
+the old board back, and both agree exactly with the board's log. A
 revert saves the board first too, then changes the boxes it restores as players
 do, so they see it as ordinary changes; the board's log names who did each.
 """
 
 import logging
+import shutil
 from dataclasses import dataclass
+from datetime import UTC
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
-from django.db import transaction
+from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
+from django.db import DatabaseError, transaction
 
 from . import bitset
-from .history import queries
+from .history import archive, queries
 from .history.moments import format_moment
 from .live import events
 from .models import Ban, Board, Snapshot
@@ -41,7 +45,7 @@ class Replaced:
     meta: state.Meta
 
 
-def freeze(board, frozen=True):
+def freeze(board, frozen=True, user=None):
     """Freeze (or unfreeze) a board for every player; False if it already was."""
     changed = board.frozen != frozen
     state.set_frozen(board, frozen)
@@ -49,6 +53,8 @@ def freeze(board, frozen=True):
     board.frozen = frozen
     announce(board.slug, events.frozen(frozen))
     logger.info("Board %s %s", board.slug, "frozen" if frozen else "unfrozen")
+    if changed:
+        record(user, board, "Froze the board." if frozen else "Unfroze the board.")
     return changed
 
 
@@ -60,7 +66,7 @@ def restore(snapshot, user=None):
             f"Snapshot #{snapshot.pk} holds {snapshot.size:,} boxes but board {board.slug} has {board.size:,}, "
             "so it cannot be restored onto it."
         )
-    return _replace(
+    done = _replace(
         board,
         snapshot.bits(),
         "restored",
@@ -68,12 +74,17 @@ def restore(snapshot, user=None):
         (Snapshot.Reason.BEFORE_RESTORE, Snapshot.Reason.RESTORED),
         f"restore of snapshot #{snapshot.pk}",
     )
+    record(user, board, f"Restored snapshot #{snapshot.pk}; the board before it was saved as {undo_note(done.before)}.")
+    record(user, snapshot, f"Restored onto board {board}.")
+    return done
 
 
 def clear(board, user=None):
     """Uncheck every box of a board."""
     bits = bytes(bitset.byte_length(board.size))
-    return _replace(board, bits, "cleared", user, (Snapshot.Reason.BEFORE_CLEAR, Snapshot.Reason.CLEARED), "clear")
+    done = _replace(board, bits, "cleared", user, (Snapshot.Reason.BEFORE_CLEAR, Snapshot.Reason.CLEARED), "clear")
+    record(user, board, f"Cleared the board. It was saved first as {undo_note(done.before)}.")
+    return done
 
 
 def import_bits(board, bits, user=None, source=""):
@@ -84,19 +95,58 @@ def import_bits(board, bits, user=None, source=""):
             f"A board of {board.size:,} boxes needs a bitset of {expected:,} bytes; this one has {len(bits):,}."
         )
     note = f"import of {source}" if source else "import"
-    return _replace(board, bits, "imported", user, (Snapshot.Reason.BEFORE_IMPORT, Snapshot.Reason.IMPORTED), note)
+    done = _replace(board, bits, "imported", user, (Snapshot.Reason.BEFORE_IMPORT, Snapshot.Reason.IMPORTED), note)
+    record(user, board, f"Imported {source or 'a bitset'}. It was saved first as {undo_note(done.before)}.")
+    return done
 
 
 def _replace(board, bits, event_reason, user, reasons, note):
+    """Swap the bits and save both snapshots from the swap's one atomic reply.
+
+    If the snapshots cannot be saved, the swap is rolled back (when no player
+    changed the board since), so a replace never stands without its undo point.
+    """
     before_reason, after_reason = reasons
-    before = snapshots.take(board, before_reason, user=user, note=f"Before {note}")
-    meta = state.replace(board, bits, reason=event_reason, by=done_by(user))
+    swap = state.replace(board, bits, reason=event_reason, by=done_by(user))
+    try:
+        with transaction.atomic():
+            before = _saved(board, swap.old_bits, swap.old, before_reason, user, f"Before {note}")
+            after = _saved(board, swap.new_bits, swap.new, after_reason, user, f"After {note}")
+    except DatabaseError as error:
+        message = _roll_back(board, swap, user, note, error)
+        announce(board.slug, events.reset(event_reason))  # the epoch changed either way
+        raise ModerationError(message) from error
     announce(board.slug, events.reset(event_reason))
-    bits = bitset.mask_padding(bytes(bits), board.size)
-    after = Snapshot.of(board, bits, meta.version, meta.count, reason=after_reason, taken_by=user, note=f"After {note}")
-    after.save()
-    logger.info("Board %s %s; snapshots #%d before and #%d after", board.slug, event_reason, before.pk, after.pk)
-    return Replaced(before, after, meta)
+    logger.info(
+        "Board %s %s; snapshots #%d before (version %d) and #%d after (version %d)",
+        board.slug,
+        event_reason,
+        before.pk,
+        before.version,
+        after.pk,
+        after.version,
+    )
+    return Replaced(before, after, swap.new)
+
+
+def _saved(board, bits, meta, reason, user, note):
+    snapshot = Snapshot.of(board, bits, meta.version, meta.count, reason=reason, taken_by=user, note=note)
+    snapshot.save()
+    return snapshot
+
+
+def _roll_back(board, swap, user, note, error):
+    """Put the old bits back after the snapshots failed to save; the sentence saying what happened."""
+    try:
+        state.replace(board, swap.old_bits, reason="restored", by=done_by(user), expect=swap.new)
+    except state.StateMoved:
+        logger.error("Board %s: %s done, its snapshots not saved (%s); players changed it since", board, note, error)
+        return (
+            f"The {note} was done but its snapshots could not be saved ({error}), and players have changed "
+            f"{board} since, so it was left as it is. Take a snapshot now."
+        )
+    logger.error("Board %s: %s rolled back, its snapshots could not be saved: %s", board, note, error)
+    return f"Nothing changed: the snapshots of the {note} could not be saved ({error}), so {board} was put back."
 
 
 @dataclass(frozen=True)
@@ -132,6 +182,12 @@ def revert(board, network, since, user=None):
         applied = state.apply(board, batch, [author] * len(batch), force=True)
         changed += _announce_changes(board.slug, applied, batch)
     logger.info("Reverted %d boxes of board %s changed by %s since %s", changed, board.slug, network, since)
+    record(
+        user,
+        board,
+        f"Reverted {changed:,} boxes changed by {network} since {format_moment(since)}; "
+        f"the board before it was saved as {undo_note(before)}.",
+    )
     return Reverted(plan, before, changed)
 
 
@@ -144,8 +200,21 @@ def _announce_changes(slug, applied, changes):
 
 
 def done_by(user):
-    """How the board's log names a moderator's or a command's work: ``admin:erin``, or ``command``."""
+    """How the board's log names a moderator's or an operator's work: ``admin:erin``, or ``command``."""
     return f"admin:{user.get_username()}" if user is not None else "command"
+
+
+def record(user, obj, message, flag=CHANGE):
+    """Write the admin log entry (an object's History) of what ``user`` did, in the admin or with a command."""
+    if user is None:
+        return
+    LogEntry.objects.log_actions(user.pk, [obj], flag, message, single_object=True)
+
+
+def undo_note(snapshot):
+    """An undo point as the admin and the commands name it: its number, and until when retention keeps it."""
+    until = snapshots.undo_kept_until(snapshot).astimezone(UTC)
+    return f"snapshot #{snapshot.pk} (kept until at least {until:%Y-%m-%d %H:%M} UTC)"
 
 
 def ban(network, reason, expires=None, user=None):
@@ -155,15 +224,40 @@ def ban(network, reason, expires=None, user=None):
     new.save()
     transaction.on_commit(announce_bans)
     logger.info("Banned %s until %s: %s", new.network, new.expires or "lifted", reason)
+    until = f"{new.expires.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if new.expires else "lifted"
+    record(user, new, f"Banned until {until}: {reason}", ADDITION)
     return new
 
 
-def lift(bans, now):
+def lift(bans, now, user=None):
     """End bans now, keeping them as history; the number of bans that were still active."""
     lifted = Ban.objects.filter(pk__in=[b.pk for b in bans]).active(now).update(expires=now)
     transaction.on_commit(announce_bans)
     logger.info("Lifted %d bans: %s", lifted, ", ".join(b.network for b in bans))
+    for ban in bans:
+        record(user, ban, "Lifted the ban.")
     return lifted
+
+
+def board_deleted(sender, instance, **kwargs):
+    """A board's ``post_delete``: once the deletion is committed, forget it everywhere.
+
+    Every Redis key of its slug and its history archives go, and every
+    process's hub closes its sockets (4410) and stops, so a new board with the
+    slug starts empty, at its own size.
+    """
+    transaction.on_commit(lambda: _forget(instance))
+
+
+def _forget(board):
+    try:
+        state.forget(board)
+    except state.StateUnavailable as error:
+        # What stays in Redis cannot come back: live state is never recreated for a deleted board.
+        logger.warning("Could not delete the live state of deleted board %s: %s", board.slug, error)
+    shutil.rmtree(archive.directory(board.slug), ignore_errors=True)
+    announce(board.slug, events.deleted())
+    logger.info("Board %s deleted, with its live state and history", board.slug)
 
 
 def announce_bans():

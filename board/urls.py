@@ -9,4 +9,5 @@ urlpatterns = [
     path("b/<slug:slug>/", views.board, name="board"),
     path("b/<slug:slug>/state", views.board_state, name="state"),
     path("healthz", views.health, name="health"),
+    path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -1,5 +1,6 @@
 """
-ASGI entry point: HTTP goes to Django, WebSockets to the board consumer.
+ASGI entry point: HTTP goes to Django (a board's state straight to its view,
+board/asgi.py), WebSockets from the site's own pages to the board consumer.
 
 Run it with daphne (``make run`` does): ``daphne checkboxes_project.asgi:application``.
 """
@@ -14,9 +15,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "checkboxes_project.settings")
 django_asgi_app = get_asgi_application()
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from board.asgi import StateRoute  # noqa: E402
 from board.live import lifecycle  # noqa: E402
+from board.live.origin import OriginValidator  # noqa: E402
 from board.routing import websocket_urlpatterns  # noqa: E402
 
 # Under daphne: a final snapshot of every board this process served, on SIGTERM/SIGINT.
@@ -24,7 +26,7 @@ lifecycle.install()
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(URLRouter(websocket_urlpatterns)),
+        "http": StateRoute(django_asgi_app),
+        "websocket": OriginValidator(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -166,14 +166,17 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Where collectstatic puts the files whitenoise (or nginx) serves.
+STATIC_ROOT = Path(env_str("DJANGO_STATIC_ROOT", str(DATA_DIR / "static"))).resolve()
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Compressed copies are made by collectstatic; names stay unhashed so the
-    # browser's ES module imports resolve by plain relative paths.
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # collectstatic makes compressed copies under content-hashed names (module
+    # imports rewritten to match); with DEBUG off pages link those, which
+    # whitenoise serves as cacheable for a year. With DEBUG on, plain names.
+    "staticfiles": {"BACKEND": "checkboxes_project.storage.StaticFilesStorage"},
 }
+# How long browsers may cache a static file under its plain name (hashed names: a year).
 WHITENOISE_MAX_AGE = env_int("WHITENOISE_MAX_AGE", 0 if DEBUG else 3600, minimum=0)
 # Serve straight from static/ (uncompressed, always fresh) instead of the
 # compressed copies collectstatic makes in STATIC_ROOT.
@@ -213,34 +216,37 @@ BOARD_TICK_MS = env_int("BOARD_TICK_MS", 50, minimum=1, maximum=1000)
 # Most of a process's CPU time that sending UPDATE frames may take: with many
 # sockets per process, frames go out less often than every tick, carrying more.
 BOARD_FANOUT_PERCENT = env_int("BOARD_FANOUT_PERCENT", 25, minimum=1, maximum=100)
-# Most changes applied by one Lua call.
-BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=65535)
+# Most changes applied by one Lua call. At most 4680, so that one batch's
+# RESULT or UPDATE run fits the largest frame a client must accept (64 KiB).
+BOARD_MAX_BATCH = env_int("BOARD_MAX_BATCH", 2048, minimum=1, maximum=4680)
 # A socket more than this many frames behind its acknowledgements stops
 # receiving updates and is told to resynchronise once it catches up.
 BOARD_LAG_FRAMES = env_int("BOARD_LAG_FRAMES", 200, minimum=10)
 # IPv6 clients are grouped by this prefix for limits and bans.
 BOARD_IPV6_PREFIX = env_int("BOARD_IPV6_PREFIX", 64, minimum=1, maximum=128)
+# The wider IPv6 network whose /64s also share one looser budget (below).
+BOARD_IPV6_WIDE_PREFIX = env_int("BOARD_IPV6_WIDE_PREFIX", 48, minimum=1, maximum=128)
 # How often each process publishes its player count and the board's version.
 BOARD_BEACON_SECONDS = env_int("BOARD_BEACON_SECONDS", 5, minimum=1)
 # Bad frames from one socket within a minute before it is disconnected.
 BOARD_MAX_BAD_FRAMES = env_int("BOARD_MAX_BAD_FRAMES", 50, minimum=1)
 # Largest WebSocket message the consumer accepts (daphne enforces its own cap too).
 BOARD_MAX_FRAME_BYTES = env_int("BOARD_MAX_FRAME_BYTES", 512, minimum=16)
-# daphne closes the socket (code 1009) on messages larger than this.
+# daphne drops the connection (no close frame: the client sees 1006) on messages larger than this.
 DAPHNE_MAX_MESSAGE_BYTES = env_int("DAPHNE_MAX_MESSAGE_BYTES", 4096, minimum=64)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    # While Redis is away these repeat every second (tracebacks, 503s): once a minute is enough.
+    # While Redis is away messages repeat every second (tracebacks, 503s): once a minute is enough.
     "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # On the handler, so every logger's repeats are held back, the board's own
+    # (a failing Redis, a flood of refused sockets) as much as the libraries'.
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["throttle"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
-        "channels_redis.pubsub": {"filters": ["throttle"]},
-        "django.request": {"filters": ["throttle"]},
     },
 }
 
@@ -250,12 +256,32 @@ LOGGING = {
 BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
 # Changes all sockets of one network together may make, counted in Redis across processes.
 BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
-# Changes refused for the rate within a minute before the socket is closed (4429).
+# Changes all sockets of one wide IPv6 network (BOARD_IPV6_WIDE_PREFIX) may make together.
+BOARD_WIDE_NETWORK_RATE_LIMITS = env_rates("BOARD_WIDE_NETWORK_RATE_LIMITS", "100/1,1000/15,3000/60")
+# Changes refused (rate limited or banned) within a minute before the socket is closed (4429).
 BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
+# Frames of any kind one socket may send, per fixed window; past them it is closed (4429).
+BOARD_FRAME_LIMITS = env_rates("BOARD_FRAME_LIMITS", "50/1,1000/60")
+# Pings one socket may send; one past them gets an error, not a pong, and counts as a bad frame.
+BOARD_PING_LIMITS = env_rates("BOARD_PING_LIMITS", "5/10")
+# One socket's changes sent and not yet answered; more are refused as rate limited.
+# At most 1000: a RESULT carries up to four times as many answers and refusals
+# held behind them, and must fit the largest frame a client accepts (64 KiB).
+BOARD_MAX_IN_FLIGHT = env_int("BOARD_MAX_IN_FLIGHT", 256, minimum=1, maximum=1000)
+# Frames sent to one socket and not acknowledged; past them it is closed (4408).
+BOARD_MAX_UNACKED_FRAMES = env_int("BOARD_MAX_UNACKED_FRAMES", 400, minimum=20)
+# Bytes queued in the server for one socket that has not read them; past them it is dropped.
+BOARD_MAX_QUEUED_BYTES = env_int("BOARD_MAX_QUEUED_BYTES", 1024 * 1024, minimum=65536)
 # Open sockets per network, across every process.
 BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, minimum=0)
+# Open sockets per wide IPv6 network, across every process.
+BOARD_MAX_SOCKETS_PER_WIDE_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_WIDE_NETWORK", 100, minimum=0)
 # Socket openings (refused ones included) per network per minute.
 BOARD_NEW_SOCKETS_PER_MINUTE = env_int("BOARD_NEW_SOCKETS_PER_MINUTE", 60, minimum=0)
+# Requests for a board's state (GET /b/<slug>/state) one network may make, counted
+# in each process's memory. 20 in a second lets a network's 20 sockets all
+# fetch the state at once (after a restore, say).
+BOARD_STATE_RATE_LIMITS = env_rates("BOARD_STATE_RATE_LIMITS", "20/1,120/60")
 # Peers whose X-Forwarded-For is believed (the proxies in front of daphne).
 # Without them the client is the TCP peer, whatever headers it sends.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
@@ -299,6 +325,10 @@ HISTORY_ENABLED = env_bool("HISTORY_ENABLED", True)
 # archives included (docs/privacy.md).
 HISTORY_RETENTION_HOURS = env_int("HISTORY_RETENTION_HOURS", 24, minimum=1)
 HISTORY_MAX_ENTRIES = env_int("HISTORY_MAX_ENTRIES", 2_000_000, minimum=1000)
+# Snapshots either side of a restore, clear, import or revert (the undo points)
+# are kept at least this long, as long as the log by default: a moderator can
+# undo whatever the log still shows (a system check warns when it is shorter).
+BOARD_UNDO_KEEP_HOURS = env_int("BOARD_UNDO_KEEP_HOURS", HISTORY_RETENTION_HOURS, minimum=0)
 # `archivelog` moves older changes here, one gzip file per board per day, and
 # deletes files older than this many days (0 keeps them forever).
 HISTORY_ARCHIVE_DIR = Path(env_str("HISTORY_ARCHIVE_DIR", str(DATA_DIR / "history"))).resolve()

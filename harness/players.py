@@ -29,6 +29,8 @@ class BasePlayer:
         self.replica = None
         self.controls = []
         self.results = []
+        # The epoch of the latest RESULT frame (0: none of its changes reached the board).
+        self.result_epoch = None
         self.updates = 0
         self.frames = 0
 
@@ -60,7 +62,8 @@ class BasePlayer:
             self.updates += 1
             self.replica.update(frame)
         else:
-            self.results.extend(protocol.decode_results(frame))
+            self.result_epoch, entries = protocol.decode_results(frame)
+            self.results.extend(entries)
         return frame
 
     async def receive_control(self, kind, timeout=5):
@@ -107,7 +110,7 @@ class NetPlayer(BasePlayer):
         url = self.base_url.replace("http", "ws", 1) + f"/ws/b/{self.slug}/"
         options = {"local_addr": (self.local_address, 0)} if self.local_address else {}
         self.socket = await websockets.connect(
-            url, origin=ORIGIN, max_size=2**24, additional_headers=self.headers, **options
+            url, origin=self.base_url, max_size=2**24, additional_headers=self.headers, **options
         )
 
     async def load(self, board=None):

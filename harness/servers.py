@@ -43,6 +43,8 @@ def server_environment(**extra):
         REDIS_URL=settings.REDIS_URL,
         DATABASE_URL=database_url(),
         WHITENOISE_USE_FINDERS="1",
+        # The tests' collectstatic copy: pages link its hashed names, as in production.
+        DJANGO_STATIC_ROOT=str(settings.STATIC_ROOT),
         PYTHONUNBUFFERED="1",
         # Plain http on 127.0.0.1: cookies marked Secure would never come back.
         DJANGO_SECURE_COOKIES="0",

@@ -5,6 +5,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import channel_layers
 from django.conf import settings
 from django.db import connections
+from django.test import override_settings
 
 from board.live import hub
 from board.management.serving import LocalRedis
@@ -21,9 +22,11 @@ def use_redis(url):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def serve_static_from_source():
-    # Tests exercise static/ as it is, not a stale collectstatic copy.
+def static_files(static_root):
+    """Plain names straight from static/; hashed ones, which pages link with DEBUG off, from this run's copy."""
     settings.WHITENOISE_USE_FINDERS = True
+    with override_settings(STATIC_ROOT=static_root):
+        yield
 
 
 # Every test player connects from one address, faster than any person clicks:
@@ -33,6 +36,11 @@ LIMITS_OFF = {
     "BOARD_NETWORK_RATE_LIMITS": [],
     "BOARD_MAX_SOCKETS_PER_NETWORK": 0,
     "BOARD_NEW_SOCKETS_PER_MINUTE": 0,
+    "BOARD_WIDE_NETWORK_RATE_LIMITS": [],
+    "BOARD_MAX_SOCKETS_PER_WIDE_NETWORK": 0,
+    "BOARD_FRAME_LIMITS": [],
+    "BOARD_PING_LIMITS": [],
+    "BOARD_STATE_RATE_LIMITS": [],
 }
 
 

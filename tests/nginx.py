@@ -49,7 +49,7 @@ def nginx_path():
     return path
 
 
-def site_config(port, upstream_ports, static_root):
+def site_config(port, upstream_ports, static_root, cache_dir):
     """deploy/nginx/checkboxes.conf with this machine's ports and paths."""
     text = SITE.read_text()
     lines = UPSTREAM_LINE.findall(text)
@@ -59,6 +59,9 @@ def site_config(port, upstream_ports, static_root):
     text = UPSTREAM_LINE.sub("", text, count=len(lines) - 1)
     text = UPSTREAM_LINE.sub(servers, text)
     text = text.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
+    cache = "proxy_cache_path /var/cache/nginx/checkboxes "
+    assert cache in text, "the site file's cache path is not where the test expects it"
+    text = text.replace(cache, f"proxy_cache_path {cache_dir} ")
     return text.replace("alias /srv/checkboxes/data/static/;", f"alias {static_root}/;")
 
 
@@ -76,7 +79,9 @@ class Nginx:
 
     def write_config(self):
         self.directory.mkdir(parents=True, exist_ok=True)
-        (self.directory / "site.conf").write_text(site_config(self.port, self.upstream_ports, self.static_root))
+        (self.directory / "site.conf").write_text(
+            site_config(self.port, self.upstream_ports, self.static_root, self.directory / "cache")
+        )
         mime_types = Path("/etc/nginx/mime.types")
         main = MAIN_CONFIG.format(
             tmp=self.directory,

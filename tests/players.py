@@ -12,7 +12,8 @@ class Player(BasePlayer):
 
     def __init__(self, path="/ws/b/main/", address=None, headers=(), client=None):
         super().__init__()
-        headers = [(b"origin", ORIGIN.encode()), *headers]
+        # A browser's handshake: the page's origin, and the Host it was served from.
+        headers = [(b"origin", ORIGIN.encode()), (b"host", ORIGIN.removeprefix("http://").encode()), *headers]
         self.communicator = WebsocketCommunicator(application, path, headers=headers)
         if address is not None:
             client = (address, 50_000)

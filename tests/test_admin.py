@@ -2,12 +2,13 @@
 
 import io
 import os
-from datetime import timedelta
+from datetime import UTC, timedelta
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.contrib.admin.models import ADDITION, CHANGE, LogEntry
 from django.contrib.auth.models import Group
+from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
@@ -35,6 +36,12 @@ def snapshot_of(board, *checked, created=None):
     if created:
         Snapshot.objects.filter(pk=snapshot.pk).update(created=created)
     return snapshot
+
+
+def kept(snapshot):
+    """An undo point as messages name it: kept for the log's 24 hours."""
+    until = (snapshot.created + timedelta(hours=24)).astimezone(UTC)
+    return f"snapshot #{snapshot.pk} (kept until at least {until:%Y-%m-%d %H:%M} UTC)"
 
 
 def log_messages(obj):
@@ -174,7 +181,7 @@ def test_the_board_list_shows_live_count_size_players_and_frozen(moderator_clien
     assert "100,000" in html
     assert '<td class="field-checked">3</td>' in html
     assert '<td class="field-players">7</td>' in html
-    assert 'class="field-frozen_now"><img src="/static/admin/img/icon-yes.svg" alt="True">' in html
+    assert f'class="field-frozen_now"><img src="{static("admin/img/icon-yes.svg")}" alt="True">' in html
 
 
 def test_players_of_processes_that_stopped_are_not_counted(main_board):
@@ -236,7 +243,7 @@ def test_a_moderator_clears_a_board_after_a_snapshot_and_it_is_logged(moderator_
     assert state.meta(main_board).count == 0
     before = Snapshot.objects.get(reason="before-clear")
     assert (before.count, before.taken_by) == (2, moderator)
-    assert log_messages(main_board) == [(CHANGE, f"Cleared the board. It was saved first as snapshot #{before.pk}.")]
+    assert log_messages(main_board) == [(CHANGE, f"Cleared the board. It was saved first as {kept(before)}.")]
 
 
 def test_the_board_page_shows_the_live_picture_and_who_is_changing_it(moderator_client, main_board):
@@ -294,10 +301,11 @@ def test_a_superuser_freezing_through_the_form_reaches_redis(admin_client, main_
     assert state.meta(main_board).frozen is True
 
 
-def test_deleting_a_board_forgets_its_live_state(admin_client):
+def test_deleting_a_board_forgets_its_live_state(admin_client, django_capture_on_commit_callbacks):
     board = Board.objects.create(slug="doomed", size=64)
     state.apply(board, [(1, 1)])
-    admin_client.post(reverse("admin:board_board_delete", args=[board.pk]), {"post": "yes"})
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(reverse("admin:board_board_delete", args=[board.pk]), {"post": "yes"})
     assert not Board.objects.filter(slug="doomed").exists()
     assert state.sync_client().exists(*state.keys("doomed")) == 0
 
@@ -361,7 +369,7 @@ def test_a_moderator_restores_yesterdays_snapshot_and_it_is_logged(moderator_cli
     assert bits == yesterday.bits()
     before = Snapshot.objects.get(reason="before-restore")
     assert (before.count, before.taken_by) == (3, moderator)
-    message = f"Restored snapshot #{yesterday.pk}; the board before it was saved as snapshot #{before.pk}."
+    message = f"Restored snapshot #{yesterday.pk}; the board before it was saved as {kept(before)}."
     assert log_messages(main_board) == [(CHANGE, message)]
     assert log_messages(yesterday) == [(CHANGE, "Restored onto board main.")]
 

@@ -1,6 +1,8 @@
 """What a person sees when something is wrong: another site's page, Redis away (real Chromium)."""
 
 import asyncio
+import os
+import signal
 
 import pytest
 import redis
@@ -102,3 +104,22 @@ async def test_a_player_clicking_too_fast_is_told_to_slow_down_and_the_box_rolls
     await expect(page.locator("#count")).to_have_text("2")
     bits = state.sync_client().get(state.keys("main")[0])
     assert [(bits[0] >> (7 - index)) & 1 for index in (1, 2, 3)] == [1, 1, 0]
+
+
+async def test_a_click_the_server_never_answers_is_shown_as_not_made(browser, daphnes):
+    await sync_to_async(Board.objects.default)()
+    (server,) = daphnes(1)
+    page = await browser.new_page(viewport=DESKTOP)
+    await page.goto(server.url + "/")
+    await page.wait_for_function(READY)
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    os.kill(server.pid, signal.SIGSTOP)  # the socket stays open; nothing answers
+    try:
+        await box(page, 4).click()
+        await expect(box(page, 4)).to_be_checked()
+        # Five seconds unanswered: the page stops pretending and starts a new socket.
+        await expect(page.locator("#toast")).to_contain_text("can't save changes right now", timeout=10_000)
+        await expect(box(page, 4)).not_to_be_checked()
+    finally:
+        os.kill(server.pid, signal.SIGCONT)
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live", timeout=30_000)

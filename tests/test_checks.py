@@ -31,6 +31,7 @@ def test_a_sound_production_configuration_passes_every_check(settings):
     assert checks.secret_key_check(None) == []
     assert checks.allowed_hosts_check(None) == []
     assert checks.channel_layer_check(None) == []
+    assert checks.undo_retention_check(None) == []
 
 
 @pytest.mark.parametrize(
@@ -62,7 +63,7 @@ def test_debug_off_requires_allowed_hosts(settings):
     assert "DJANGO_ALLOWED_HOSTS" in errors[0].hint
 
 
-def test_a_wildcard_host_is_a_warning_because_it_opens_sockets_to_any_origin(settings):
+def test_a_wildcard_host_is_a_warning_because_any_domain_pointed_here_is_the_site(settings):
     production(settings, ALLOWED_HOSTS=["*"])
     assert ids(checks.allowed_hosts_check(None)) == ["checkboxes.W001"]
 
@@ -88,10 +89,27 @@ def test_debug_off_refuses_the_in_memory_channel_layer(settings):
     assert errors[0].hint
 
 
+def test_undo_points_kept_for_less_than_the_log_is_a_warning(settings):
+    production(settings, HISTORY_RETENTION_HOURS=24, BOARD_UNDO_KEEP_HOURS=12)
+    warnings = checks.undo_retention_check(None)
+    assert ids(warnings) == ["checkboxes.W003"]
+    assert "BOARD_UNDO_KEEP_HOURS" in warnings[0].hint
+    settings.BOARD_UNDO_KEEP_HOURS = 24
+    assert checks.undo_retention_check(None) == []
+
+
 def test_debug_on_may_use_the_in_memory_channel_layer(settings):
     settings.DEBUG = True
     settings.CHANNEL_LAYERS = IN_MEMORY
     assert checks.channel_layer_check(None) == []
+
+
+def test_a_socket_must_be_paused_before_it_is_closed_for_not_reading(settings):
+    settings.BOARD_LAG_FRAMES = 400
+    settings.BOARD_MAX_UNACKED_FRAMES = 400
+    assert ids(checks.flow_control_check(None)) == ["checkboxes.E004"]
+    settings.BOARD_MAX_UNACKED_FRAMES = 401
+    assert checks.flow_control_check(None) == []
 
 
 # -- the real thing: settings.py and manage.py with a production environment ----------
@@ -196,9 +214,13 @@ def every_view(resolver=None):
             yield pattern.callback
 
 
-def test_no_view_is_exempt_from_csrf():
+def test_no_view_is_exempt_from_csrf_but_the_read_only_state():
+    from board import views
+
+    # It refuses every unsafe method itself, with 405 rather than CSRF's 403
+    # (tests/test_state_endpoint.py): it has nothing to protect.
     exempt = [view for view in every_view() if getattr(view, "csrf_exempt", False)]
-    assert exempt == []
+    assert exempt == [views.board_state]
 
 
 @pytest.mark.django_db
@@ -219,3 +241,14 @@ def test_errors_show_no_debug_page_when_debug_is_off(client, settings):
     assert response.status_code == 404
     body = response.content.decode()
     assert "Traceback" not in body and "URLconf" not in body and "DEBUG" not in body
+
+
+def test_undo_points_are_kept_as_long_as_the_log_unless_configured(tmp_path):
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        "print(s.HISTORY_RETENTION_HOURS, s.BOARD_UNDO_KEEP_HOURS)"
+    )
+    follows = run_python(code, HISTORY_RETENTION_HOURS="36", CHECKBOXES_DATA_DIR=str(tmp_path))
+    assert follows.stdout.split() == ["36", "36"], follows.stderr
+    own = run_python(code, HISTORY_RETENTION_HOURS="36", BOARD_UNDO_KEEP_HOURS="72", CHECKBOXES_DATA_DIR=str(tmp_path))
+    assert own.stdout.split() == ["36", "72"], own.stderr

@@ -1,5 +1,6 @@
 """The operators' manage.py commands: each one's happy path and its bad inputs."""
 
+import getpass
 import io
 import json
 from datetime import timedelta
@@ -15,6 +16,9 @@ from board.store import snapshots, state
 from tests.boards import bit
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
+
+# Who a command acts as without --user (tests/test_audit.py).
+OS_USER = f"os.{getpass.getuser()}"
 
 
 def run(*args):
@@ -80,7 +84,7 @@ def test_restoresnapshot_with_yes_restores_and_saves_the_board_before(main_board
     output = run("restoresnapshot", str(saved.pk), "--yes")
     assert live_bits(main_board) == saved.bits()
     before = Snapshot.objects.get(reason="before-restore")
-    assert f"The board before it is snapshot #{before.pk}." in output
+    assert f"The board before it is snapshot #{before.pk} (kept until at least" in output
     assert before.count == 2
 
 
@@ -106,7 +110,7 @@ def test_restoresnapshot_changes_nothing_when_the_answer_is_no(main_board, tty):
 def test_restoresnapshot_without_a_terminal_needs_yes(main_board):
     saved = snapshots.take(main_board, Snapshot.Reason.MANUAL)
     state.apply(main_board, [(2, 1)])
-    with pytest.raises(CommandError, match="pass --yes"):
+    with pytest.raises(CommandError, match="pass --noinput"):
         run("restoresnapshot", str(saved.pk))
     assert bit("main", 2) == 1
 
@@ -153,7 +157,7 @@ def test_clearboard_snapshots_then_clears(main_board):
     assert state.meta(main_board).count == 0
     before = Snapshot.objects.get(reason="before-clear")
     assert before.count == 2
-    assert f"Cleared main. The board before it is snapshot #{before.pk}." in output
+    assert f"Cleared main. The board before it is snapshot #{before.pk} (kept until at least" in output
 
 
 def test_clearboard_changes_nothing_when_the_answer_is_no(main_board, tty):
@@ -167,7 +171,7 @@ def test_clearboard_changes_nothing_when_the_answer_is_no(main_board, tty):
 
 def test_clearboard_without_a_terminal_needs_yes(main_board):
     state.apply(main_board, [(1, 1)])
-    with pytest.raises(CommandError, match="pass --yes"):
+    with pytest.raises(CommandError, match="pass --noinput"):
         run("clearboard")
     assert state.meta(main_board).count == 1
 
@@ -217,7 +221,7 @@ def test_an_exported_png_imports_back_exactly(main_board, tmp_path):
     exported = live_bits(main_board)
     run("clearboard", "--yes")
 
-    output = run("importboard", str(tmp_path / "board.png"))
+    output = run("importboard", str(tmp_path / "board.png"), "--noinput")
 
     assert live_bits(main_board) == exported
     assert "Imported board.png into main: 14,286 checked" in output
@@ -227,7 +231,7 @@ def test_an_exported_png_imports_back_exactly(main_board, tmp_path):
 
 def test_importboard_reads_a_raw_bitset(small_board, tmp_path):
     (tmp_path / "board.bin").write_bytes(bytes([0x80]) + bytes(12))
-    run("importboard", "--board", "small", str(tmp_path / "board.bin"))
+    run("importboard", "--board", "small", str(tmp_path / "board.bin"), "--noinput")
     assert bit("small", 0) == 1
     assert state.meta(small_board).count == 1
 
@@ -314,7 +318,7 @@ def test_freezeboard_and_unfreezeboard(main_board):
 def test_ban_for_a_week(db):
     output = run("ban", "203.0.113.9", "--reason", "scribbled rude words", "--for", "7d")
     ban = Ban.objects.get()
-    assert (ban.network, ban.reason, ban.banned_by) == ("203.0.113.9/32", "scribbled rude words", None)
+    assert (ban.network, ban.reason, ban.banned_by.username) == ("203.0.113.9/32", "scribbled rude words", OS_USER)
     assert timedelta(days=6, hours=23) < ban.expires - timezone.now() <= timedelta(days=7)
     assert f"Banned 203.0.113.9/32 until {ban.expires:%Y-%m-%d %H:%M} UTC" in output
 

@@ -26,7 +26,7 @@ async def test_hello_describes_the_board():
     assert alice.hello["size"] == 100_000
     assert alice.hello["version"] == 0
     assert alice.hello["frozen"] is False
-    assert alice.hello["protocol"] == 1
+    assert alice.hello["protocol"] == 2
     await alice.leave()
 
 
@@ -113,9 +113,9 @@ BAD_TEXT = [
     ("not json", "bad_frame"),
     ("[1, 2]", "bad_frame"),
     ('"set"', "bad_frame"),
-    ("{}", "unknown_type"),
+    ("{}", "bad_frame"),
     ('{"type": "toggle", "index": 5}', "unknown_type"),
-    ('{"type": 5}', "unknown_type"),
+    ('{"type": 5}', "bad_frame"),
     ('{"type": "set", "value": 1}', "bad_frame"),
     ('{"type": "set", "index": "5", "value": 1}', "bad_frame"),
     ('{"type": "set", "index": 5.0, "value": 1}', "bad_frame"),

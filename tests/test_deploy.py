@@ -2,6 +2,7 @@
 
 import asyncio
 import gzip
+import http.client
 import urllib.error
 import urllib.request
 
@@ -142,3 +143,62 @@ async def test_nginx_serves_static_files_itself_even_with_every_process_down(dap
     servers[0].kill()
     assert fetch(f"{proxy.url}/static/board/grid.js")[0] == 200
     assert fetch(f"{proxy.url}/")[0] == 502
+
+
+def get_from(proxy, path, source, **headers):
+    """``(status, headers, body)`` of a GET through nginx from the loopback address ``source``."""
+    connection = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=10, source_address=(source, 0))
+    try:
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        connection.close()
+
+
+async def test_nginx_answers_repeats_of_the_state_from_its_cache(daphnes, nginx):
+    (server,) = daphnes(1)
+    proxy = nginx([server.port])
+
+    first = get_from(proxy, "/b/main/state", "127.0.0.2", **{"Accept-Encoding": "gzip"})
+    # Within the second the first one is cached for; bounded, as a loaded machine may be slow.
+    again = [get_from(proxy, "/b/main/state", "127.0.0.2", **{"Accept-Encoding": "gzip"}) for _ in range(5)]
+
+    assert first[0] == 200 and first[1]["X-Cache-Status"] == "MISS"
+    hits = [reply for reply in again if reply[1]["X-Cache-Status"] == "HIT"]
+    assert hits, [reply[1]["X-Cache-Status"] for reply in again]
+    assert all(reply[2] == first[2] and reply[1]["ETag"] == first[1]["ETag"] for reply in hits)
+    assert gzip.decompress(first[2]) == bytes(12_500)
+    assert first[1]["ETag"].startswith('W/"')
+    # Another encoding is another cached copy, not the gzip one.
+    plain = get_from(proxy, "/b/main/state", "127.0.0.2")
+    assert plain[2] == bytes(12_500) and "Content-Encoding" not in plain[1]
+    # The weak tag revalidates through the cache too.
+    revalidated = get_from(
+        proxy, "/b/main/state", "127.0.0.2", **{"Accept-Encoding": "gzip", "If-None-Match": first[1]["ETag"]}
+    )
+    assert revalidated[0] == 304
+
+
+async def test_nginx_answers_a_state_flood_429_and_the_page_and_changes_keep_working(daphnes, nginx):
+    (server,) = daphnes(1, TRUSTED_PROXIES="127.0.0.1/32")
+    proxy = nginx([server.port])
+
+    statuses = []
+    for _ in range(300):
+        status, _, body = get_from(proxy, "/b/main/state", "127.0.0.4")
+        statuses.append(status)
+        if status == 429:
+            break
+
+    assert statuses[-1] == 429
+    assert set(statuses) == {200, 429}
+    # nginx's own refusal: the flood never reached daphne.
+    assert b"nginx" in body
+    # Another address is untouched: its page, its state and its changes.
+    assert get_from(proxy, "/", "127.0.0.5")[0] == 200
+    assert get_from(proxy, "/b/main/state", "127.0.0.5")[0] == 200
+    carol = await NetPlayer(proxy.url, local_address="127.0.0.5").join()
+    await carol.send_set(42, 1)
+    assert (await carol.receive_result())[2] == state.Status.APPLIED
+    await carol.leave()

@@ -224,7 +224,7 @@ def test_confirming_a_revert_restores_the_boxes_after_a_snapshot_and_logs_it(mod
     (entry,) = LogEntry.objects.filter(object_id=str(board.pk))
     assert entry.action_flag == CHANGE
     assert entry.change_message.startswith("Reverted 20 boxes changed by 2001:db8:66:1::/64 since ")
-    assert entry.change_message.endswith(f"the board before it was saved as snapshot #{before.pk}.")
+    assert f"the board before it was saved as snapshot #{before.pk} (kept until at least " in entry.change_message
     reverted = [c for c in changelog.read("main") if getattr(c, "connection", "") == "revert by admin:erin"]
     assert len(reverted) == 20
 

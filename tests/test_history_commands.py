@@ -1,5 +1,6 @@
 """boxhistory, revertchanges, timelapse and archivelog: each one's happy path and its bad arguments."""
 
+import getpass
 import io
 import time
 from datetime import timedelta
@@ -103,7 +104,7 @@ def test_boxhistory_shows_a_restore_with_the_value_it_gave_the_box(main_board):
 
     newest = run("boxhistory", "9").splitlines()[1]
 
-    assert "checked" in newest and "board restored by command" in newest
+    assert "checked" in newest and f"board restored by admin:os.{getpass.getuser()}" in newest
 
 
 def test_boxhistory_of_a_box_nobody_changed_says_so(main_board):
@@ -139,7 +140,7 @@ def test_revertchanges_undoes_the_vandal_and_says_what_it_did(vandalised):
     before = Snapshot.objects.get(reason=Snapshot.Reason.BEFORE_REVERT)
     assert "203.0.113.9/32 made 20 changes to main since" in output
     assert "Reverting changes 20 boxes (20 checked again, 0 unchecked again)" in output
-    assert f"Reverted 20 boxes of main. The board before it is snapshot #{before.pk}." in output
+    assert f"Reverted 20 boxes of main. The board before it is snapshot #{before.pk} (kept until at least" in output
 
 
 def test_the_dry_run_changes_nothing(vandalised):
@@ -166,7 +167,7 @@ def test_revertchanges_asks_first_and_a_no_changes_nothing(vandalised, tty):
 def test_revertchanges_without_a_terminal_needs_yes(vandalised):
     board, since = vandalised
     before = bits(board)
-    with pytest.raises(CommandError, match="pass --yes"):
+    with pytest.raises(CommandError, match="pass --noinput"):
         run("revertchanges", "--ip", "203.0.113.9", "--since", since.isoformat())
     assert bits(board) == before
 
@@ -212,7 +213,6 @@ def test_timelapse_writes_an_animation_from_the_windows_start_to_its_end(name, v
     assert first.tobytes() == pictures.picture(drawing, board.size).convert("RGB").tobytes()
     assert last.tobytes() == pictures.picture(bits(board), board.size).convert("RGB").tobytes()
     assert f"Wrote {output}" in printed and "in 5 frames at 2 per second" in printed
-    assert "Rendering [" in printed and "5/5" in printed
 
 
 @pytest.mark.parametrize(

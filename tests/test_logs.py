@@ -1,6 +1,7 @@
 """The log throttle that keeps an outage from burying the log."""
 
 import logging
+import sys
 
 from board.logs import Throttle
 
@@ -45,6 +46,26 @@ def test_different_messages_are_throttled_separately():
     assert not gate.filter(record("%s: %s", "Service Unavailable", "/healthz"))
 
 
-def test_the_throttle_is_configured_for_the_loggers_that_repeat_during_an_outage():
-    for name in ("channels_redis.pubsub", "django.request"):
-        assert any(isinstance(f, Throttle) for f in logging.getLogger(name).filters), name
+def test_the_throttle_is_on_the_handler_so_every_logger_is_throttled():
+    from django.conf import settings
+
+    config = settings.LOGGING
+    assert config["filters"]["throttle"]["()"] == "board.logs.Throttle"
+    assert all("throttle" in config["handlers"][name]["filters"] for name in config["root"]["handlers"])
+
+
+def test_a_traceback_is_logged_once_then_one_line():
+    gate, clock = throttle()
+
+    def failure():
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            return logging.LogRecord("board.live.hub", logging.ERROR, __file__, 1, "Loop failed", (), sys.exc_info())
+
+    first = failure()
+    assert gate.filter(first) and first.exc_info
+    clock.now += 61
+    second = failure()
+    assert gate.filter(second)
+    assert second.exc_info is None and "traceback as before" in second.getMessage()

@@ -166,3 +166,39 @@ async def test_an_import_of_the_wrong_length_leaves_the_board_alone():
         await sync_to_async(moderation.import_bits)(board, b"abc")
     assert (await state.ameta(board)).count == 1
     assert not await Snapshot.objects.aexists()
+
+
+@pytest.fixture
+def snapshots_refused(db):
+    """The database refuses every new snapshot, as a full disk would (a real trigger, SQLite only)."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("the trigger is written in SQLite's dialect")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TRIGGER refuse_snapshots BEFORE INSERT ON board_snapshot "
+            "BEGIN SELECT RAISE(ABORT, 'database or disk is full'); END"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TRIGGER refuse_snapshots")
+
+
+async def test_a_clear_whose_snapshots_cannot_be_saved_is_rolled_back(snapshots_refused):
+    board = await default_board()
+    (bob,) = await players(board, 1)
+    await sync_to_async(state.apply)(board, [(7, 1), (8, 1)])
+    before = await state.ameta(board)
+
+    with pytest.raises(moderation.ModerationError, match="Nothing changed: the snapshots of the clear could not"):
+        await sync_to_async(moderation.clear)(board)
+
+    bits, after = await state.aread(board)
+    assert after.count == 2 and bits[0] == 0b0000_0001 and bits[1] == 0b1000_0000
+    # Two replaces: the clear and the rollback; versions only go up, and the players resync.
+    assert after.version == before.version + 2
+    assert after.epoch != before.epoch
+    assert (await bob.receive_control("resync"))["reason"] == "cleared"
+    assert not await Snapshot.objects.aexists()
+    await bob.leave()

@@ -9,8 +9,9 @@ from harness.replica import Replica
 
 def test_the_worked_example_in_the_protocol_doc():
     assert protocol.encode_set(9, 1).hex() == "010000000901"
-    result = protocol.encode_results([(9, 1, 0, 1)])
-    assert result.hex() == "02" + "00000009" + "01" + "00" + "0000000000000001"
+    result = protocol.encode_results([(9, 1, 0, 1)], epoch=77)
+    assert result.hex() == "02" + "0000004d" + "00000009" + "01" + "00" + "0000000000000001"
+    assert protocol.decode_results(result) == (77, [(9, 1, 0, 1)])
     update = protocol.UPDATE_PREFIX + protocol.encode_run(77, 0, [(9, 1)])
     assert update.hex() == "01" + "0000004d" + "0000000000000000" + "0001" + "00000013"
     replica = Replica(16)
@@ -75,3 +76,29 @@ def test_replica_skips_the_part_of_a_run_its_state_already_holds():
     replica.update(protocol.UPDATE_PREFIX + protocol.encode_run(1, 0, [(0, 1), (0, 0), (1, 1)]))
     assert replica.version == 3
     assert bytes(replica.bits) == bytes([0x40])
+
+
+def test_a_result_of_refusals_only_has_epoch_zero_and_fourteen_bytes_an_entry():
+    frame = protocol.encode_results([(1, 1, 6, 0), (2, 0, 7, 0)])
+    assert len(frame) == 5 + 2 * 14
+    assert protocol.decode_results(frame) == (0, [(1, 1, 6, 0), (2, 0, 7, 0)])
+
+
+def test_a_full_batch_fits_the_largest_server_frame():
+    batch = protocol.MAX_BATCH
+    assert len(protocol.encode_results([(0, 1, 0, 1)] * batch, epoch=1)) <= protocol.MAX_SERVER_FRAME
+    run = protocol.encode_run(1, 0, [(2**31 - 1, 1)] * batch)
+    assert len(protocol.UPDATE_PREFIX + run) <= protocol.MAX_SERVER_FRAME
+
+
+def test_updates_are_split_into_frames_of_at_most_64_kib_without_splitting_a_run():
+    runs = [protocol.encode_run(3, 1000 * k, [(k, 1)] * 1000) for k in range(40)]
+    frames = protocol.update_frames(runs)
+    assert len(frames) > 1
+    assert all(len(frame) <= protocol.MAX_SERVER_FRAME for frame in frames)
+    decoded = [run for frame in frames for run in protocol.decode_update(frame)]
+    assert decoded == [(3, 1000 * k, [(k, 1)] * 1000) for k in range(40)]
+
+
+def test_no_runs_make_no_update():
+    assert protocol.update_frames([]) == []

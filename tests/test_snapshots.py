@@ -8,6 +8,7 @@ import pytest
 from asgiref.sync import async_to_sync
 from django.db import connection
 
+from board import moderation
 from board.models import Board, Snapshot
 from board.store import snapshots, state
 
@@ -138,6 +139,40 @@ def test_retention_keeps_one_a_day_for_the_daily_window():
 def test_retention_never_deletes_a_snapshot_taken_by_hand():
     rows = history(60 * 24, 100, reason=Reason.MANUAL)
     assert snapshots.keep(rows, NOW, newest=1, hours=0, days=0) == set(range(100))
+
+
+@pytest.mark.parametrize("reason", sorted(Snapshot.UNDO_REASONS))
+def test_retention_keeps_undo_points_as_long_as_the_log_on_a_busy_board(settings, reason):
+    settings.HISTORY_RETENTION_HOURS = settings.BOARD_UNDO_KEEP_HOURS = 24
+    rows = history(1, 60 * 30)  # a snapshot a minute for 30 hours
+    pk, created, _ = rows[60 * 23]  # 23 hours ago, long past the 60 newest
+    rows[60 * 23] = (pk, created, reason)
+    older = rows[60 * 25]
+    rows[60 * 25] = (older[0], older[1], reason)
+    kept = snapshots.keep(rows, NOW, newest=60, hours=0, days=0)
+    assert pk in kept
+    assert older[0] not in kept
+
+
+def test_an_undo_point_is_promised_until_the_undo_retention_ends(small_board, settings):
+    settings.BOARD_UNDO_KEEP_HOURS = 36
+    before = moderation.clear(small_board).before
+    assert snapshots.undo_kept_until(before) == before.created + timedelta(hours=36)
+
+
+def test_prune_keeps_a_clears_snapshots_until_the_undo_retention_ends(small_board, settings):
+    settings.BOARD_SNAPSHOT_KEEP, settings.BOARD_SNAPSHOT_KEEP_HOURS, settings.BOARD_SNAPSHOT_KEEP_DAYS = 1, 0, 0
+    state.apply(small_board, [(3, 1)])
+    done = moderation.clear(small_board)
+    for index in range(4):
+        state.apply(small_board, [(index, 1)])
+        snapshots.take(small_board, Reason.PERIODIC)
+    undo = {done.before.pk, done.after.pk}
+    assert snapshots.prune(small_board) == (3, 3)
+    assert undo <= set(small_board.snapshots.values_list("pk", flat=True))
+    later = snapshots.undo_kept_until(done.before) + timedelta(minutes=1)
+    snapshots.prune(small_board, now=later)
+    assert not undo & set(small_board.snapshots.values_list("pk", flat=True))
 
 
 def test_prune_deletes_what_retention_does_not_keep(small_board, settings):

@@ -101,13 +101,24 @@ def test_initialising_takes_the_frozen_flag_from_the_board(db):
 def test_replacing_the_bitset_changes_the_epoch_and_bumps_the_version(board):
     state.apply(board, [(1, 1)])
     before = state.meta(board)
-    after = state.replace(board, bytes([0xFF, 0x00, 0xFF]))
-    bits, _ = state.read(board)
+    swap = state.replace(board, bytes([0xFF, 0x00, 0xFF]))
+    bits, after = state.read(board)
+    assert swap.old == before
+    assert swap.old_bits == bytes([0x40, 0, 0])
+    assert swap.new == after
     assert after.epoch != before.epoch
     assert after.version == before.version + 1
     # Bits past box 19 are padding and are cleared.
-    assert bits == bytes([0xFF, 0x00, 0xF0])
+    assert bits == swap.new_bits == bytes([0xFF, 0x00, 0xF0])
     assert after.count == 12
+
+
+def test_a_replace_expecting_an_older_version_changes_nothing(board):
+    first = state.replace(board, bytes(3))
+    state.apply(board, [(1, 1)])
+    with pytest.raises(state.StateMoved):
+        state.replace(board, bytes([0xFF, 0, 0]), expect=first.new)
+    assert state.read(board)[0] == bytes([0x40, 0, 0])
 
 
 def test_replacing_with_the_wrong_length_changes_nothing(board):

@@ -1,10 +1,11 @@
-"""Frames written straight to daphne's sockets (board/transport.py)."""
+"""Frames written straight to daphne's sockets (board/live/transport.py)."""
 
 import functools
 
 import pytest
 
 from board.live import transport
+from harness.players import NetPlayer
 
 
 def unframe(data):
@@ -61,3 +62,23 @@ def test_there_is_no_direct_writer_without_a_transport():
 
 def test_there_is_no_direct_writer_under_tls():
     assert transport.direct_writer(functools.partial(plain_send, Protocol(TLSConnection()))) is None
+
+
+def test_falling_back_is_logged_once_per_process_not_per_socket(caplog):
+    transport._log_fallback.cache_clear()
+    for _ in range(3):
+        transport.direct_writer(functools.partial(plain_send, Protocol(TLSConnection())))
+    (record,) = caplog.records
+    assert record.levelname == "WARNING"
+    assert record.getMessage().endswith("not straight to the socket: daphne terminates TLS.")
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("hubs")
+async def test_daphne_over_plain_tcp_writes_directly_and_logs_no_fall_back(daphnes):
+    (server,) = daphnes(1)
+    player = await NetPlayer(server.url).join()
+    await player.send_set(3, 1)
+    await player.receive_result()
+    await player.leave()
+    assert "ASGI send" not in server.log()

@@ -6,6 +6,9 @@ from datetime import UTC, datetime, timedelta
 UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 # Longer than anything meant; past it, date arithmetic would overflow.
 LONGEST = timedelta(days=100 * 365)
+# The change log's entries are numbered by Unix time: nothing is older, and
+# Redis refuses an id before it.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 
 MOMENT_HELP = "a time ago (30m, 2h, 1d), now, or a date and time in UTC such as 2025-01-03T18:00"
 
@@ -29,13 +32,19 @@ def parse_moment(text, now):
     text = text.strip()
     if text == "now":
         return now
-    if re.fullmatch(r"\d+[smhdw]", text):
-        return now - parse_duration(text)
+    moment = now - parse_duration(text) if re.fullmatch(r"\d+[smhdw]", text) else _parse_date(text)
+    if moment < EARLIEST:
+        raise ValueError(f"{text!r} is before 1970, older than any history.")
+    return moment
+
+
+def _parse_date(text):
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        # Year 1 or 9999 in another time zone is outside what a datetime holds in UTC.
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not a time: write {MOMENT_HELP}.") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def format_moment(moment):

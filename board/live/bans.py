@@ -87,9 +87,10 @@ async def _load(copy):
     copy.loaded_at = time.monotonic()
     try:
         copy.bans = BanList(await _active_bans())
-    except DatabaseError as error:
-        # Players keep playing under the last list known (none at first); retry soon.
-        logger.warning("Could not load the ban list: %s", error)
+    except Exception as error:
+        # Players keep playing under the last list known (none at first); retry
+        # soon. Anything else than a database error is a bug: its traceback too.
+        logger.warning("Could not load the ban list: %s", error, exc_info=not isinstance(error, DatabaseError))
         copy.bans = copy.bans or BanList()
         copy.loaded_at = time.monotonic() - settings.BOARD_BAN_REFRESH_SECONDS + 2
 

@@ -1,9 +1,13 @@
+import logging
 import secrets
 import time
+from collections import deque
 
+from autobahn.exception import Disconnected
 from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import DatabaseError
 
 from ..store import state
 from ..store.state import Status
@@ -11,16 +15,34 @@ from . import bans, limits, network, protocol, transport
 from .hub import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 
+logger = logging.getLogger(__name__)
+
 BOARD_NOT_FOUND = ("board_not_found", "There is no board at this address.")
 UNAVAILABLE = ("unavailable", "The board's storage is unreachable; retry soon.")
+BOARD_DELETED = ("board_deleted", "This board was deleted by its moderators.")
 SOCKET_REFUSALS = {
     limits.TOO_MANY_SOCKETS: ("too_many_sockets", "Too many open boards from your network; close some and retry."),
     limits.OPENING_TOO_OFTEN: ("opening_too_often", "Your network is connecting too often; wait a minute."),
 }
+# Why a socket that keeps sending refused changes is closed (4429).
+STRIKE_CLOSES = {
+    Status.RATE_LIMITED: ("rate_limited", "Too many changes while told to slow down; disconnected."),
+    Status.BANNED: ("banned", "Your network is banned from changing boxes; disconnected."),
+}
+# A refused change waiting behind this socket's changes in flight, so that its
+# RESULTs keep the order of its SETs.
+IN_FLIGHT = None
 
 
 class BoardConsumer(AsyncWebsocketConsumer):
-    """One player's socket on one board; the wire format is in docs/protocol.md."""
+    """One player's socket on one board; the wire format and limits are in docs/protocol.md.
+
+    Everything this socket may cost the process is bounded: frames it may send
+    (and pings among them), changes it may have in flight, refusals it may
+    collect, frames it may leave unacknowledged and bytes it may leave unread
+    in the server's buffers. A socket past a bound is closed, and however it
+    ends, :meth:`_leave` gives back what it held.
+    """
 
     # Sockets are not channel-layer members: the process's BoardHub is, and it
     # writes to its sockets directly. Without a layer, Channels creates no
@@ -29,7 +51,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     hub = None
     writer = None
+    counted = False
+    # Set once the socket is closing or gone: nothing more is sent or accepted.
+    closing = False
+    # While the socket joins (between attach and hello): the hub's frames for it, sent after the hello.
+    joining = None
 
+    # While the socket joins (between attach and hello): the hub's frames for it, sent after the hello.
     async def __call__(self, scope, receive, send):
         # Channels' own __call__ reads through await_many_dispatch, made for a
         # socket that also listens to a channel layer: a task per message and
@@ -43,6 +71,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # However the socket ended (a close, a drop before the handshake
+            # finished, an error, a cancellation), it leaves the hub and gives
+            # its network's slot back.
+            await self._leave()
 
     async def dispatch(self, message):
         # Frames from the player never touch the ORM, so they skip the
@@ -57,44 +90,56 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.frames_sent = 0
         self.frames_acked = 0
         self.lagging = False
+        self.frames = limits.Windows(settings.BOARD_FRAME_LIMITS)
+        self.pings = limits.Windows(settings.BOARD_PING_LIMITS)
         self.bad_frames = limits.Strikes()
-        self.closing = False
-        self.rate_strikes = limits.Strikes()
+        self.strikes = limits.Strikes()
         self.changes = limits.ChangeWindow(settings.BOARD_RATE_LIMITS)
+        # This socket's changes in the hub's queue and the refusals held behind them.
+        self.pending = deque()
+        self.in_flight = 0
         self.connection_id = secrets.token_hex(6)
         self.address = network.client_address(self.scope)
         self.network = network.network_of(self.address)
-        self.counted = False
+        self.wide_network = network.wide_network_of(self.address)
         self.network_label = str(self.network) if self.network else None
-        # Who this socket's changes are by, in the board's log (board/changelog.py).
+        # Who this socket's changes are by, in the board's log (docs/history.md).
         address = str(self.address) if self.address else ""
         self.author = state.Author(self.network_label or "", address, self.connection_id)
         self.ban = bans.Verdict()
         await self.accept()
-        # Frames to this socket skip the ASGI send path when daphne allows it (board/transport.py).
+        # Frames to this socket skip the ASGI send path when daphne allows it (board/live/transport.py).
         self.writer = transport.direct_writer(self.base_send)
         if not await self._open():
             return
-        hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
+        try:
+            hub = await hub_for(self.scope["url_route"]["kwargs"]["slug"])
+        except DatabaseError as error:
+            logger.warning("Cannot look up board %s: %s", self.scope["url_route"]["kwargs"]["slug"], error)
+            await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
+            return
         if hub is None:
             await self._disconnect(protocol.CLOSE_BOARD_NOT_FOUND, *BOARD_NOT_FOUND)
             return
+        # Attached before the meta read, so no fan-out during the read is
+        # missed: UPDATEs that arrive before the hello wait in `joining`, and
+        # go out right after it (a client places them by their versions).
+        self.joining = []
+        self.hub = hub
+        hub.attach(self)
         try:
             meta = await state.ameta(hub.board)
         except state.StateUnavailable:
             await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
             return
-        # Under daphne this send does not suspend (the direct writer and daphne's
-        # handle_reply write synchronously), so no fan-out runs between the hello
-        # and attach. One that ran during the meta read above is a gap the
-        # client fills from the state it fetches next.
-        await self.send_control(self._hello(hub, meta))
-        self.hub = hub
-        hub.attach(self)
+        joining, self.joining = self.joining, None
+        await self._send(self._hello(hub, meta))
+        for send, payload, wire in joining:
+            await send(payload, wire)
 
     async def _open(self):
         """Count this socket against its network's limits; close it if there is no room."""
-        verdict = await limits.ledger().open(self.network)
+        verdict = await limits.ledger().open(self.network, self.wide_network)
         if verdict == limits.OPENED:
             self.counted = True
             return True
@@ -104,44 +149,59 @@ class BoardConsumer(AsyncWebsocketConsumer):
     def _hello(self, hub, meta):
         return protocol.control(
             "hello",
-            protocol=1,
+            protocol=protocol.VERSION,
             board=hub.board.slug,
             size=meta.size,
             epoch=meta.epoch,
             version=meta.version,
             count=meta.count,
             frozen=meta.frozen,
-            players=hub.players + 1,  # this socket attaches right after
+            players=hub.players,
             tick_ms=settings.BOARD_TICK_MS,
             lag_frames=settings.BOARD_LAG_FRAMES,
         )
 
     async def disconnect(self, code):
+        await self._leave()
+
+    async def _leave(self):
+        """Leave the hub and give back the ledger slot; safe to call more than once."""
+        self.closing = True
         if self.hub is not None:
             self.hub.detach(self)
         if self.counted:
             self.counted = False
             await limits.ledger().close(self.network)
+            if self.wide_network is not None:
+                await limits.ledger().close(self.wide_network)
 
     async def receive(self, text_data=None, bytes_data=None):
-        if self.hub is None or self.closing:
+        if self.closing:
+            return
+        if not self.frames.take(time.monotonic()):
+            await self._disconnect(
+                protocol.CLOSE_TOO_MANY, "too_many_frames", "Too many frames; slow down. Disconnected."
+            )
+            return
+        if self.hub is None:
             return
         try:
             message = protocol.parse(text_data, bytes_data, settings.BOARD_MAX_FRAME_BYTES)
             if isinstance(message, SetBox):
                 self._check(message)
+            elif isinstance(message, Ack):
+                self._check_ack(message)
+            elif isinstance(message, Ping) and not self.pings.take(time.monotonic()):
+                raise FrameError("too_many_pings", "Too many pings; this one is not answered.")
         except FrameError as error:
             await self._refuse(error)
             return
         if isinstance(message, SetBox):
-            refusal = await self._moderation() or await self._refusal(message)
-            self.hub.submit(self, message.index, message.value, refusal)
-            if refusal == Status.RATE_LIMITED:
-                await self._rate_limited()
+            await self._change(message)
         elif isinstance(message, Ack):
             await self._acknowledge(message.frames)
         elif isinstance(message, Ping):
-            await self.send_control(protocol.control("pong", token=message.token))
+            await self._send(protocol.control("pong", token=message.token))
 
     def _check(self, change):
         size = self.hub.board.size
@@ -152,20 +212,42 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if change.value not in (0, 1):
             raise FrameError("bad_value", "A box is set to 0 (unchecked) or 1 (checked).", change.index)
 
-    async def _moderation(self):
-        """Count the change in the moderators' tally of who changes the board; refuse it if the network is banned."""
+    def _check_ack(self, ack):
+        # Frames are counted mod 2**32. An ACK lies between the last one and the
+        # frames sent so far: more than were sent, or going back, is a bad frame.
+        if (ack.frames - self.frames_acked) % 2**32 > self._unacked():
+            raise FrameError(
+                "bad_frame", f"ACK of {ack.frames} frames; {self.frames_acked} to {self.frames_sent % 2**32} may be."
+            )
+
+    # -- changes -------------------------------------------------------------
+
+    async def _change(self, change):
+        refusal = await self._refusal(change)
+        if refusal is None:
+            self.in_flight += 1
+            self.pending.append(IN_FLIGHT)
+            self.hub.submit(self, change.index, change.value)
+            return
+        # Refused here, at O(1), without entering the board's write queue.
+        entry = (change.index, change.value, refusal, 0)
+        if self.pending:
+            if len(self.pending) >= settings.BOARD_MAX_IN_FLIGHT * 4:
+                await self._disconnect(protocol.CLOSE_TOO_MANY, *STRIKE_CLOSES[Status.RATE_LIMITED])
+                return
+            self.pending.append(entry)
+        else:
+            await self._send_results([entry])
+        if refusal in STRIKE_CLOSES:
+            await self._strike(refusal)
+
+    async def _refusal(self, change):
+        """Why a valid change is refused before it reaches the board, or None to let it through."""
         self.hub.tally.count(self.network_label)
         if await self.ban.banned(self.network):
             return Status.BANNED
-        return None
-
-    async def _refusal(self, change):
-        """Why a valid change is refused before it reaches the board, or None to let it through.
-
-        The refusal is answered in the change's RESULT, in order with the others.
-        """
         now = time.monotonic()
-        if not self.changes.has_room(now):
+        if self.in_flight >= settings.BOARD_MAX_IN_FLIGHT or not self.changes.has_room(now):
             return Status.RATE_LIMITED
         if not await self._network_allows():
             return Status.RATE_LIMITED
@@ -173,68 +255,138 @@ class BoardConsumer(AsyncWebsocketConsumer):
         return None
 
     async def _network_allows(self):
-        if self.network is None or not settings.BOARD_NETWORK_RATE_LIMITS:
-            return True
-        return await limits.budget().allow(self.network)
+        network_limited = self.network is not None and settings.BOARD_NETWORK_RATE_LIMITS
+        if network_limited and not await limits.budget().allow(self.network):
+            return False
+        if self.wide_network is not None and settings.BOARD_WIDE_NETWORK_RATE_LIMITS:
+            return await limits.wide_budget().allow(self.wide_network)
+        return True
 
-    async def _rate_limited(self):
+    async def _strike(self, refusal):
         """A client that keeps sending while refused is not listening: disconnect it."""
         limit = settings.BOARD_RATE_LIMITED_CLOSE
-        if limit and self.rate_strikes.add(time.monotonic()) > limit:
-            await self._disconnect(
-                protocol.CLOSE_TOO_MANY, "rate_limited", "Too many changes while told to slow down; disconnected."
-            )
+        if limit and self.strikes.add(time.monotonic()) > limit:
+            await self._disconnect(protocol.CLOSE_TOO_MANY, *STRIKE_CLOSES[refusal])
 
     async def _disconnect(self, code, error_code, message):
         """Tell the client why, then close; frames still in flight are ignored."""
+        if self.closing:
+            return
+        await self._send(protocol.error(error_code, message))
         self.closing = True
-        await self.send_control(protocol.error(error_code, message))
-        await self.close(code=code)
+        await self._close(code)
+
+    async def _close(self, code):
+        self.closing = True
+        try:
+            await self.close(code=code)
+        except Disconnected:
+            pass
 
     async def _refuse(self, error):
         fields = {} if error.index is None else {"index": error.index}
-        await self.send_control(protocol.error(error.code, error.message, **fields))
+        await self._send(protocol.error(error.code, error.message, **fields))
         if self.bad_frames.add(time.monotonic()) > settings.BOARD_MAX_BAD_FRAMES:
-            self.closing = True
-            await self.close(code=protocol.CLOSE_TOO_MANY_BAD_FRAMES)
+            await self._close(protocol.CLOSE_TOO_MANY_BAD_FRAMES)
 
     async def _acknowledge(self, frames):
         self.frames_acked = frames
         if self.lagging and self._unacked() == 0:
             self.lagging = False
-            await self.send_control(protocol.control("resync", reason="lagged"))
+            await self._send(protocol.control("resync", reason="lagged"))
 
     def _unacked(self):
         return (self.frames_sent - self.frames_acked) % 2**32
+
+    # -- sending: every frame to the client goes through _send ----------------
+
+    async def _send(self, payload, wire=None):
+        """Send one frame (bytes or text) unless the socket is closing; never raises for a gone socket.
+
+        ``wire`` is the same frame already framed for WebSocket (board/live/transport.py).
+        """
+        if self.closing:
+            return
+        if self._unacked() >= settings.BOARD_MAX_UNACKED_FRAMES:
+            # Not reading, or not acknowledging what it reads: what it would be
+            # sent can only pile up in this process.
+            self.closing = True
+            self.frames_sent += 1
+            await self._raw(protocol.error("not_reading", "Too many frames left unacknowledged; disconnected."))
+            await self._close(protocol.CLOSE_NOT_READING)
+            return
+        self.frames_sent += 1
+        await self._raw(payload, wire)
+
+    async def _raw(self, payload, wire=None):
+        writer = self.writer
+        if writer is not None and writer.write(wire or transport.frame(payload)):
+            if writer.queued_bytes() > settings.BOARD_MAX_QUEUED_BYTES:
+                self.drop()
+            return
+        key = "bytes" if isinstance(payload, bytes) else "text"
+        try:
+            await self.base_send({"type": "websocket.send", key: payload})
+        except Disconnected:
+            # Closed between its close and daphne's onClose: the clean-up follows.
+            self.closing = True
+
+    def drop(self):
+        """Abort a connection whose unread bytes passed the bound: no close frame could reach it."""
+        self.closing = True
+        if self.writer is not None:
+            self.writer.abort()
 
     # -- called by the hub ---------------------------------------------------
 
     async def send_update(self, frame, wire=None):
         """Send an UPDATE frame; ``wire`` is the same frame already framed for WebSocket."""
-        if self.lagging:
+        if self.joining is not None:
+            self.joining.append((self.send_update, frame, wire))
+            return
+        if self.lagging or self.closing:
             return
         if self._unacked() > settings.BOARD_LAG_FRAMES:
             # The client stopped reading (or acking): stop queueing frames for it
             # instead of buffering without bound; it resyncs once it catches up.
             self.lagging = True
             return
-        self.frames_sent += 1
-        if self.writer is None or not self.writer.write(wire or transport.frame(frame)):
-            await self.base_send({"type": "websocket.send", "bytes": frame})
+        await self._send(frame, wire)
 
-    async def send_results(self, entries):
-        self.frames_sent += 1
-        payload = protocol.encode_results(entries)
-        if self.writer is None or not self.writer.write(transport.frame(payload)):
-            await self.base_send({"type": "websocket.send", "bytes": payload})
+    async def send_results(self, entries, epoch=0):
+        """The hub's answers to this socket's next ``len(entries)`` changes in flight.
+
+        ``epoch`` is the board's when they reached it (0 if they did not); the
+        refusals sent with them in the same RESULT carry version 0 in any epoch.
+        """
+        self.in_flight -= len(entries)
+        answers = iter(entries)
+        out = []
+        while self.pending:
+            if self.pending[0] is IN_FLIGHT:
+                answer = next(answers, None)
+                if answer is None:
+                    break
+                self.pending.popleft()
+                out.append(answer)
+            else:
+                out.append(self.pending.popleft())
+        await self._send_results(out, epoch)
+
+    async def _send_results(self, entries, epoch=0):
+        await self._send(protocol.encode_results(entries, epoch))
 
     async def storage_lost(self):
+        await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
+
+    async def board_deleted(self):
         if self.closing:
             return
-        await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
+        await self._disconnect(protocol.CLOSE_BOARD_DELETED, *BOARD_DELETED)
 
     async def send_control(self, text, wire=None):
         """Send a JSON text frame; ``wire`` is the same frame already framed for WebSocket."""
-        self.frames_sent += 1
-        if self.writer is None or not self.writer.write(wire or transport.frame(text)):
-            await self.base_send({"type": "websocket.send", "text": text})
+        if self.joining is not None:
+            self.joining.append((self._send, text, wire))
+            return
+        await self._send(text, wire)

@@ -12,10 +12,12 @@ by ``board_x``, and passes it on to its sockets.
 | ``board.reset`` | ``reason`` ("restored", "cleared", "imported") | the whole bitset replaced |
 | ``board.frozen`` | ``frozen`` (bool) | a moderator froze or unfroze the board |
 | ``board.bans`` | | the bans changed: reload them now |
+| ``board.deleted`` | | the board was deleted: close its sockets (4410) and forget it |
 
 An event may be lost (the channel layer drops messages while it reconnects to
 Redis); every one of them is also visible in the live state, so players catch
-up from the next beacon.
+up from the next beacon (a deleted board's hub then fails its beats and closes
+its sockets with 4503, as if Redis were away, until the process restarts).
 """
 
 from channels.layers import get_channel_layer
@@ -27,6 +29,7 @@ BATCH = "board.batch"
 RESET = "board.reset"
 FROZEN = "board.frozen"
 BANS = "board.bans"
+DELETED = "board.deleted"
 
 
 def group_name(slug):
@@ -48,6 +51,10 @@ def frozen(flag):
 
 def bans():
     return {"type": BANS}
+
+
+def deleted():
+    return {"type": DELETED}
 
 
 def applied_run(applied, changes):

@@ -17,8 +17,15 @@ process, so the group has one member per process, not one per player. It:
 When Redis cannot be reached (a batch or a beacon fails), the hub closes its
 sockets with 4503: players see "reconnecting", their page refuses changes, and
 they resynchronise from a fresh hello once Redis answers again. A Redis that
-restarted between two beacons (a new ``run_id``) may have lost its last
-changes, so every socket is told to resync.
+answers but refuses (full at maxmemory, failing to save, a replica) keeps the
+sockets open: changes are answered UNAVAILABLE until it accepts them again. A
+Redis that restarted between two beacons (a new ``run_id``) may have lost its
+last changes, so every socket is told to resync.
+
+Every loop is supervised (:meth:`BoardHub._supervised`): one socket's failure
+never reaches a loop, an unexpected exception is logged and the loop runs
+again, and a hub whose loops keep failing or have stopped reports it through
+:meth:`BoardHub.problems`, which turns ``/healthz`` to 503.
 """
 
 import asyncio
@@ -41,6 +48,11 @@ from ..store.state import Status
 from . import bans, events, limits, protocol, tally, transport
 
 logger = logging.getLogger(__name__)
+
+# A loop that failed this many times within a minute, or a queue of changes
+# untouched for this long, makes the process unready (/healthz 503).
+FAILURES_PER_MINUTE = 5
+STALL_SECONDS = 30
 
 PROCESS_ID = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
@@ -92,6 +104,16 @@ def _stop_if_cancelled():
         raise asyncio.CancelledError()
 
 
+async def _each(consumer, send, *args):
+    """One socket's send: whatever goes wrong with it stays with that socket, which is dropped."""
+    try:
+        await send(*args)
+    except Exception:
+        _stop_if_cancelled()
+        logger.exception("A send to one socket failed; dropping it")
+        consumer.drop()
+
+
 class BoardHub:
     def __init__(self, board):
         self.board = board
@@ -106,6 +128,9 @@ class BoardHub:
         self._last_beacon = None
         self._redis_run = None
         self._tasks = []
+        self._failures = {}
+        self._progress = time.monotonic()
+        self._stopping = None
         self._layer = get_channel_layer()
         self._channel = None
         self.tally = tally.Tally(board.slug)
@@ -113,12 +138,50 @@ class BoardHub:
     def start(self):
         if self._tasks:
             return
-        for job in (self._write_loop, self._flush_loop, self._subscribe_loop, self._beacon_loop):
-            self._tasks.append(asyncio.ensure_future(job()))
-        # Moderation housekeeping: periodic snapshots, the tally of who changes what, the log's retention.
-        self._tasks.append(asyncio.ensure_future(snapshots.periodic(self.board)))
-        self._tasks.append(asyncio.ensure_future(self.tally.flush_periodically()))
-        self._tasks.append(asyncio.ensure_future(changelog.trim_periodically(self.board.slug)))
+        jobs = {
+            "writer": self._write_loop,
+            "flusher": self._flush_loop,
+            "relay": self._subscribe_loop,
+            "beacon": self._beacon_loop,
+            "sweeper": self._sweep_loop,
+            # Moderation housekeeping: periodic snapshots, the tally of who changes what, the log's retention.
+            "snapshots": lambda: snapshots.periodic(self.board),
+            "tally": self.tally.flush_periodically,
+            "trim": lambda: changelog.trim_periodically(self.board.slug),
+        }
+        for name, job in jobs.items():
+            task = asyncio.ensure_future(self._supervised(name, job))
+            task.set_name(f"hub {self.board.slug} {name}")
+            self._tasks.append(task)
+
+    async def _supervised(self, name, job):
+        """Run ``job`` for ever: log what escapes it (throttled) and run it again after a pause."""
+        while True:
+            try:
+                await job()
+                logger.error("The %s loop of board %s returned; restarting it", name, self.board.slug)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                _stop_if_cancelled()
+                logger.exception("The %s loop of board %s failed; restarting it", name, self.board.slug)
+            now = time.monotonic()
+            failures = self._failures.setdefault(name, deque(maxlen=FAILURES_PER_MINUTE))
+            failures.append(now)
+            await asyncio.sleep(1)
+
+    def problems(self):
+        """Why this hub cannot do its work, for /healthz; empty when it can."""
+        found, now = [], time.monotonic()
+        for task in self._tasks:
+            if task.done():
+                found.append(f"{task.get_name()}: stopped")
+        for name, failures in self._failures.items():
+            if len(failures) == FAILURES_PER_MINUTE and now - failures[0] < 60:
+                found.append(f"hub {self.board.slug} {name}: failed {len(failures)} times in a minute")
+        if self._queue and now - self._progress > STALL_SECONDS:
+            found.append(f"hub {self.board.slug} writer: no batch for {now - self._progress:.0f} s")
+        return found
 
     async def stop(self):
         # redis-py can finish a command instead of raising the CancelledError
@@ -150,14 +213,13 @@ class BoardHub:
         self.sockets.discard(consumer)
         self._presence_changed.set()
 
-    def submit(self, consumer, index, value, refusal=None):
-        """Queue one validated change; the sender gets its RESULT after the batch runs.
+    def submit(self, consumer, index, value):
+        """Queue one validated, allowed change; the sender gets its RESULT after the batch runs.
 
-        A change already refused (``refusal`` is a Status: banned, rate limited, …)
-        still goes through the queue, so each socket's RESULTs stay in the order
-        its changes were sent.
+        Refused changes never come here: their sockets answer them
+        (board/live/consumers.py), in order with the ones queued.
         """
-        self._queue.append((consumer, index, value, refusal))
+        self._queue.append((consumer, index, value))
         self._write_wakeup.set()
 
     # -- the writer ----------------------------------------------------------
@@ -169,39 +231,40 @@ class BoardHub:
             while self._queue:
                 size = min(len(self._queue), settings.BOARD_MAX_BATCH)
                 batch = [self._queue.popleft() for _ in range(size)]
+                self._progress = time.monotonic()
                 try:
                     await self._write(batch)
                 except Exception:
                     _stop_if_cancelled()
-                    logger.exception("Applying a batch of %d changes failed", len(batch))
+                    logger.exception("Applying a batch of changes to board %s failed", self.board.slug)
                     await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
+            self._progress = time.monotonic()
 
     async def _write(self, batch):
-        accepted = [(consumer, index, value) for consumer, index, value, refusal in batch if refusal is None]
-        changes = [(index, value) for _, index, value in accepted]
-        authors = [consumer.author for consumer, _, _ in accepted]
+        changes = [(index, value) for _, index, value in batch]
+        authors = [consumer.author for consumer, _, _ in batch]
         try:
-            applied = await state.aapply(self.board, changes, authors) if changes else None
+            applied = await state.aapply(self.board, changes, authors)
+        except state.StorageRefused as error:
+            # Redis answers but will not write: the sockets stay, their changes are refused.
+            logger.warning("Redis refuses changes to board %s: %s", self.board.slug, error)
+            await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
+            return
         except state.StateUnavailable:
             await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
             await self.storage_lost()
             return
-        await self._answer(batch, self._outcomes(batch, applied))
-        if applied is not None and applied.to_version > applied.from_version:
+        await self._answer(batch, list(zip(applied.statuses, applied.versions(), strict=True)), applied.epoch)
+        if applied.to_version > applied.from_version:
             await self._broadcast(applied, changes)
 
-    @staticmethod
-    def _outcomes(batch, applied):
-        """``(status, version)`` for every entry of the batch, refused ones included, in order."""
-        fresh = iter(zip(applied.statuses, applied.versions(), strict=True)) if applied else iter(())
-        return [(refusal, 0) if refusal is not None else next(fresh) for *_, refusal in batch]
-
-    async def _answer(self, batch, outcomes):
+    async def _answer(self, batch, outcomes, epoch=0):
+        """One RESULT per sender; ``epoch`` is the board's when the changes reached it, else 0."""
         replies = {}
-        for (consumer, index, value, _), (status, version) in zip(batch, outcomes, strict=True):
+        for (consumer, index, value), (status, version) in zip(batch, outcomes, strict=True):
             replies.setdefault(consumer, []).append((index, value, status, version))
         for consumer, entries in replies.items():
-            await consumer.send_results(entries)
+            await _each(consumer, consumer.send_results, entries, epoch)
 
     async def _broadcast(self, applied, changes):
         run = events.applied_run(applied, changes)
@@ -213,7 +276,7 @@ class BoardHub:
             try:
                 await self._layer.group_send(events.group_name(self.board.slug), message)
                 return
-            except state.REDIS_ERRORS:
+            except state.TRANSIENT_ERRORS:
                 if attempt:
                     # Other processes' clients notice the gap from the next beacon and resync.
                     logger.warning("Could not publish a batch for %s; remote clients will resync", self.board.slug)
@@ -228,7 +291,12 @@ class BoardHub:
             if handler is None:
                 logger.warning("Ignoring unknown hub event %r", message.get("type"))
                 continue
-            await handler(message)
+            try:
+                await handler(message)
+            except Exception:
+                # The relay's channel stays subscribed: the next event is heard.
+                _stop_if_cancelled()
+                logger.exception("Handling the hub event %r failed", message.get("type"))
 
     async def _join_group(self):
         group, failing = events.group_name(self.board.slug), False
@@ -262,6 +330,19 @@ class BoardHub:
         """A moderator changed the bans: reload this process's list now, not at its next refresh."""
         bans.reload()
 
+    async def board_deleted(self, event):
+        """The board was deleted: close its sockets (4410), leave the process's hubs, and stop.
+
+        Stopping cancels this very loop, so it runs as a task of its own; a
+        player opening the slug again gets 4404, or a new board of that name.
+        """
+        hubs = _hubs.get(asyncio.get_running_loop(), {})
+        if hubs.get(self.board.slug) is self:
+            del hubs[self.board.slug]
+        for consumer in list(self.sockets):
+            await _each(consumer, consumer.board_deleted)
+        self._stopping = asyncio.ensure_future(self.stop())
+
     def _relay(self, run):
         self._outbox.append(run)
         self._flush_wakeup.set()
@@ -281,11 +362,11 @@ class BoardHub:
             runs, self._outbox = self._outbox, []
             self._last_flush = loop.time()
             started = time.thread_time()
-            frame = protocol.UPDATE_PREFIX + b"".join(runs)
-            # Framed once for every socket (board/transport.py).
-            wire = transport.frame(frame)
-            for consumer in list(self.sockets):
-                await consumer.send_update(frame, wire)
+            for frame in protocol.update_frames(runs):
+                # Framed once for every socket (board/transport.py).
+                wire = transport.frame(frame)
+                for consumer in list(self.sockets):
+                    await _each(consumer, consumer.send_update, frame, wire)
             # With thousands of sockets a fan-out takes a while; frames then
             # come less often than every tick (carrying more changes each), so
             # fanning out stays within its share of the process's CPU and
@@ -297,13 +378,27 @@ class BoardHub:
     async def send_all(self, text):
         wire = transport.frame(text)
         for consumer in list(self.sockets):
-            await consumer.send_control(text, wire)
+            await _each(consumer, consumer.send_control, text, wire)
 
     async def storage_lost(self):
         """Redis is unreachable: close every socket (4503) so players reconnect and resync later."""
         self._redis_run = None
         for consumer in list(self.sockets):
-            await consumer.storage_lost()
+            await _each(consumer, consumer.storage_lost)
+
+    async def _sweep_loop(self):
+        """Drop sockets whose unread bytes passed the bound between two of our sends.
+
+        A client that floods WebSocket pings and never reads makes the server
+        queue pongs for it without the hub sending anything.
+        """
+        while True:
+            await asyncio.sleep(1)
+            limit = settings.BOARD_MAX_QUEUED_BYTES
+            for consumer in list(self.sockets):
+                writer = consumer.writer
+                if writer is not None and writer.queued_bytes() > limit:
+                    consumer.drop()
 
     # -- the beacon ----------------------------------------------------------
 
@@ -315,12 +410,13 @@ class BoardHub:
                 if failing:
                     logger.info("Redis is reachable again for board %s", self.board.slug)
                 failing = False
-            except (state.StateUnavailable, *state.REDIS_ERRORS) as error:
+            except (state.StateUnavailable, *state.TRANSIENT_ERRORS) as error:
                 _stop_if_cancelled()
                 if not failing:
                     logger.warning("Beacon for board %s failed: %s", self.board.slug, error)
                 failing = True
-                await self.storage_lost()
+                if not (isinstance(error, state.StorageRefused) or state.refused(error)):
+                    await self.storage_lost()
             # A player joining or leaving brings the next beat forward, but
             # never to more than one a second.
             await asyncio.sleep(1)
@@ -342,9 +438,16 @@ class BoardHub:
         self._presence_changed.clear()
 
     async def _beat(self):
-        await limits.ledger().heartbeat()
+        # The writes first, each on its own: a Redis refusing writes (full,
+        # failing to save) must not stop the beacon players rely on to notice gaps.
+        try:
+            await limits.ledger().heartbeat()
+            self.players_elsewhere = await self._players_elsewhere()
+        except redis.ResponseError as error:
+            if not state.refused(error):
+                raise
+            logger.warning("Redis refuses the presence of board %s: %s", self.board.slug, error)
         await self._notice_restart()
-        self.players_elsewhere = await self._players_elsewhere()
         meta = await state.ameta(self.board)
         beacon = protocol.control(
             "beacon", players=self.players, epoch=meta.epoch, version=meta.version, frozen=meta.frozen

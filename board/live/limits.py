@@ -76,34 +76,37 @@ return out
 )
 
 # KEYS: the network's openings window, the set of process ledgers, this process's ledger.
-# ARGV: network, this process's sockets on it, max sockets, openings per minute, ledger ttl.
-# Returns 0 (counted), 1 (too many sockets) or 2 (opening too often).
+# ARGV: network, max sockets, openings per minute, ledger ttl.
+# Returns 0 (counted), 1 (too many sockets) or 2 (opening too often). The count
+# and the increment are one step, so sockets opening together are each counted.
 OPEN_LUA = (
     WINDOW_LUA
     + """
-local network, mine = ARGV[1], tonumber(ARGV[2])
-local max_sockets, per_minute = tonumber(ARGV[3]), tonumber(ARGV[4])
+local network = ARGV[1]
+local max_sockets, per_minute = tonumber(ARGV[2]), tonumber(ARGV[3])
 if per_minute > 0 and not take(KEYS[1], now, {per_minute, 60}, true) then return 2 end
 if max_sockets > 0 then
-  local total = mine
+  local total = 0
   for _, ledger in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    if ledger ~= KEYS[3] then
-      local count = redis.call('HGET', ledger, network)
-      if redis.call('EXISTS', ledger) == 0 then
-        redis.call('SREM', KEYS[2], ledger)
-      elseif count then
-        total = total + tonumber(count)
-      end
+    if redis.call('EXISTS', ledger) == 0 then
+      redis.call('SREM', KEYS[2], ledger)
+    else
+      total = total + (tonumber(redis.call('HGET', ledger, network)) or 0)
     end
   end
   if total >= max_sockets then return 1 end
 end
-redis.call('HSET', KEYS[3], network, mine + 1)
-redis.call('EXPIRE', KEYS[3], ARGV[5])
+redis.call('HINCRBY', KEYS[3], network, 1)
+redis.call('EXPIRE', KEYS[3], ARGV[4])
 redis.call('SADD', KEYS[2], KEYS[3])
 return 0
 """
 )
+
+# KEYS: this process's ledger. ARGV: network. One socket of the network closed.
+CLOSE_LUA = """
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+"""
 
 OPENED = 0
 TOO_MANY_SOCKETS = 1
@@ -179,6 +182,32 @@ class Strikes:
         return len(self.times)
 
 
+class Windows:
+    """Events per fixed window, for each ``(count, seconds)`` rate: O(1) memory however busy.
+
+    For frames of every kind, where a sliding window's timestamps would cost
+    every active socket kilobytes. :meth:`take` counts the event and says
+    whether every window still had room for it.
+    """
+
+    __slots__ = ("rates", "counts")
+
+    def __init__(self, rates):
+        self.rates = rates
+        self.counts = [[0, 0] for _ in rates]  # per rate: window number, events in it
+
+    def take(self, now):
+        room = True
+        for (limit, seconds), window in zip(self.rates, self.counts, strict=True):
+            number = int(now // seconds)
+            if window[0] != number:
+                window[0], window[1] = number, 0
+            window[1] += 1
+            if window[1] > limit:
+                room = False
+        return room
+
+
 class NetworkBudget:
     """Changes per network, shared by every process through Redis.
 
@@ -186,7 +215,8 @@ class NetworkBudget:
     so under load one round trip answers a whole batch.
     """
 
-    def __init__(self):
+    def __init__(self, rates="BOARD_NETWORK_RATE_LIMITS"):
+        self.rates = rates  # the setting's name: tests change settings as they go
         self._waiting = []
         self._task = None
 
@@ -198,20 +228,30 @@ class NetworkBudget:
         return await future
 
     async def _run(self):
-        while self._waiting:
-            size = settings.BOARD_MAX_BATCH
-            batch, self._waiting = self._waiting[:size], self._waiting[size:]
-            verdicts = await self._check([network for network, _ in batch])
-            for (_, future), verdict in zip(batch, verdicts, strict=True):
+        batch = []
+        try:
+            while self._waiting:
+                size = settings.BOARD_MAX_BATCH
+                batch, self._waiting = self._waiting[:size], self._waiting[size:]
+                verdicts = await self._check([network for network, _ in batch])
+                for (_, future), verdict in zip(batch, verdicts, strict=True):
+                    if not future.done():
+                        future.set_result(bool(verdict))
+        except Exception:
+            logger.exception("The network rate limit failed; letting its waiting changes through")
+        finally:
+            # Cancelled, or failed in a way _check did not foresee: no socket
+            # may wait for ever on a verdict.
+            for _, future in batch + self._waiting:
                 if not future.done():
-                    future.set_result(bool(verdict))
+                    future.set_result(True)
 
     async def _check(self, networks):
         script = _script("changes", CHANGES_LUA)
         keys = [key("changes", str(network)) for network in networks]
         try:
-            return await script(keys=keys, args=_flat(settings.BOARD_NETWORK_RATE_LIMITS))
-        except state.REDIS_ERRORS:
+            return await script(keys=keys, args=_flat(getattr(settings, self.rates)))
+        except state.TRANSIENT_ERRORS:
             # Without Redis no change can be applied anyway; the writer refuses
             # them as UNAVAILABLE, which says more than "slow down" would.
             return [1] * len(networks)
@@ -232,32 +272,33 @@ class SocketLedger:
         # rewrites them whole.
         self.dirty = False
 
-    async def open(self, network):
-        """Count a new socket of ``network``; OPENED, or why it may not open."""
-        if network is None or not (settings.BOARD_MAX_SOCKETS_PER_NETWORK or settings.BOARD_NEW_SOCKETS_PER_MINUTE):
+    async def open(self, network, wide=None):
+        """Count a new socket of ``network`` (and of its ``wide`` network); OPENED, or why it may not open."""
+        per_minute = settings.BOARD_NEW_SOCKETS_PER_MINUTE
+        verdict = await self._open(network, settings.BOARD_MAX_SOCKETS_PER_NETWORK, per_minute)
+        if verdict != OPENED or wide is None:
+            return verdict
+        verdict = await self._open(wide, settings.BOARD_MAX_SOCKETS_PER_WIDE_NETWORK, 0)
+        if verdict != OPENED:
+            await self.close(network)
+        return verdict
+
+    async def _open(self, network, max_sockets, per_minute):
+        if network is None or not (max_sockets or per_minute):
             return OPENED
         name = str(network)
-        mine = self.counts.get(name, 0)
-        args = [
-            name,
-            mine,
-            settings.BOARD_MAX_SOCKETS_PER_NETWORK,
-            settings.BOARD_NEW_SOCKETS_PER_MINUTE,
-            self.ttl(),
-        ]
+        args = [name, max_sockets, per_minute, self.ttl()]
         try:
             verdict = await _script("open", OPEN_LUA)(keys=[key("opened", name), key("ledgers"), self.name], args=args)
-        except state.REDIS_ERRORS:
-            # The socket is refused with 4503 right after, when the board's
-            # state can't be read either.
-            self.dirty = True
-            verdict = OPENED
-        except redis.RedisError:
-            logger.exception("The socket limit failed; letting a socket of %s open", name)
+        except state.TRANSIENT_ERRORS as error:
+            # A socket is not refused because the limiter's store failed: it is
+            # refused with 4503 right after if the board's state can't be read
+            # either. The next heartbeat writes the counts whole.
+            logger.warning("The socket limit could not be checked; letting a socket of %s open: %s", name, error)
             self.dirty = True
             verdict = OPENED
         if verdict == OPENED:
-            self.counts[name] = mine + 1
+            self.counts[name] = self.counts.get(name, 0) + 1
         return verdict
 
     async def close(self, network):
@@ -268,26 +309,28 @@ class SocketLedger:
         if count > 0:
             self.counts[name] = count
         else:
-            self.counts.pop(name, None)
+            del self.counts[name]
         try:
-            if count > 0:
-                await state.async_client().hset(self.name, name, count)
-            else:
-                await state.async_client().hdel(self.name, name)
-        except state.REDIS_ERRORS:
+            await _script("close", CLOSE_LUA)(keys=[self.name], args=[name])
+        except state.TRANSIENT_ERRORS:
             self.dirty = True
 
     async def heartbeat(self):
-        """Keep this process's counts alive in Redis (and repair them after an outage)."""
+        """Keep this process's counts alive in Redis, and write them whole after an outage.
+
+        A ledger that expired (Redis restarted empty, or this process stalled
+        past the ttl) is written again from the counts this process holds.
+        """
         if not self.counts and not self.dirty:
             return
+        if not self.dirty and await state.async_client().expire(self.name, self.ttl()):
+            return
         async with state.async_client().pipeline(transaction=True) as pipe:
-            if self.dirty:
-                pipe.delete(self.name)
-                if self.counts:
-                    pipe.hset(self.name, mapping=self.counts)
-                    pipe.sadd(key("ledgers"), self.name)
-            pipe.expire(self.name, self.ttl())
+            pipe.delete(self.name)
+            if self.counts:
+                pipe.hset(self.name, mapping=self.counts)
+                pipe.expire(self.name, self.ttl())
+                pipe.sadd(key("ledgers"), self.name)
             await pipe.execute()
         self.dirty = False
 
@@ -296,8 +339,19 @@ class SocketLedger:
         return 3 * settings.BOARD_BEACON_SECONDS
 
 
+class WideNetworkBudget(NetworkBudget):
+    """Changes per wide IPv6 network (a /48): every /64 in it shares this looser budget too."""
+
+    def __init__(self):
+        super().__init__("BOARD_WIDE_NETWORK_RATE_LIMITS")
+
+
 def budget():
     return _loop_local(NetworkBudget)
+
+
+def wide_budget():
+    return _loop_local(WideNetworkBudget)
 
 
 def ledger():

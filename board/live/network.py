@@ -47,6 +47,17 @@ def network_of(address):
     return ipaddress.ip_network(f"{address}/{prefix}", strict=False)
 
 
+def wide_network_of(address):
+    """The wider IPv6 network (a /48 by default) whose /64s are limited together; None for IPv4.
+
+    One site or provider customer often holds a /48: 65,536 separate /64
+    budgets unless they also share a looser one.
+    """
+    if address is None or address.version != 6 or address.ipv4_mapped:
+        return None
+    return ipaddress.ip_network(f"{address}/{settings.BOARD_IPV6_WIDE_PREFIX}", strict=False)
+
+
 def _trusted(address):
     return any(address in proxies for proxies in settings.TRUSTED_PROXIES if proxies.version == address.version)
 

@@ -21,13 +21,25 @@ FRAME_RESULT = 0x02
 SET_FRAME = struct.Struct(">BIB")  # op, index, value
 ACK_FRAME = struct.Struct(">BI")  # op, frames received (mod 2**32)
 RUN_HEADER = struct.Struct(">IQH")  # epoch, version before the run, changes in the run
+RESULT_HEADER = struct.Struct(">BI")  # frame type, epoch
 RESULT_ENTRY = struct.Struct(">IBBQ")  # index, value, status, version
 
-MAX_RUN = 0xFFFF
+# The largest server-to-client frame a client must accept. A RESULT holds at
+# most one batch's entries and a run at most one batch's changes, so the most
+# changes one Lua call applies (BOARD_MAX_BATCH) is capped at MAX_BATCH.
+MAX_SERVER_FRAME = 65536
+MAX_BATCH = (MAX_SERVER_FRAME - RESULT_HEADER.size) // RESULT_ENTRY.size
 UPDATE_PREFIX = bytes([FRAME_UPDATE])
+
+# The protocol version a hello announces (2: RESULT frames carry the epoch).
+VERSION = 2
 
 # Close codes (4000-4999 are reserved for applications by RFC 6455).
 CLOSE_BOARD_NOT_FOUND = 4404
+# Too many frames left unacknowledged: the client is not reading.
+CLOSE_NOT_READING = 4408
+# The board was deleted: do not reconnect.
+CLOSE_BOARD_DELETED = 4410
 CLOSE_TOO_MANY_BAD_FRAMES = 4400
 CLOSE_UNAVAILABLE = 4503
 # Too many changes refused for the rate, too many sockets, or opening too often.
@@ -102,6 +114,8 @@ def _parse_text(text):
     if not isinstance(message, dict):
         raise FrameError("bad_frame", "Text frames must be JSON objects.")
     kind = message.get("type")
+    if not isinstance(kind, str):
+        raise FrameError("bad_frame", "A text frame needs a string type.")
     if kind == "set":
         return SetBox(_integer(message, "index"), _integer(message, "value"))
     if kind == "ack":
@@ -111,7 +125,7 @@ def _parse_text(text):
         return Ack(frames)
     if kind == "ping":
         return Ping(message.get("token"))
-    raise FrameError("unknown_type", f"Unknown message type {kind!r}." if isinstance(kind, str) else "Missing type.")
+    raise FrameError("unknown_type", f"Unknown message type {kind[:40]!r}.")
 
 
 def _integer(message, field):
@@ -128,6 +142,20 @@ def encode_run(epoch, from_version, changes):
     return RUN_HEADER.pack(epoch, from_version, len(packed)) + struct.pack(f">{len(packed)}I", *packed)
 
 
+def update_frames(runs):
+    """The UPDATE frames carrying ``runs``: as few as fit, none longer than MAX_SERVER_FRAME."""
+    frames, current, size = [], [], len(UPDATE_PREFIX)
+    for run in runs:
+        if current and size + len(run) > MAX_SERVER_FRAME:
+            frames.append(UPDATE_PREFIX + b"".join(current))
+            current, size = [], len(UPDATE_PREFIX)
+        current.append(run)
+        size += len(run)
+    if current:
+        frames.append(UPDATE_PREFIX + b"".join(current))
+    return frames
+
+
 def decode_update(frame):
     """Parse an UPDATE frame into ``[(epoch, from_version, [(index, value), …]), …]``."""
     if frame[0] != FRAME_UPDATE:
@@ -142,15 +170,22 @@ def decode_update(frame):
     return runs
 
 
-def encode_results(entries):
-    """A RESULT frame: ``entries`` are (index, value, status, version)."""
-    return bytes([FRAME_RESULT]) + b"".join(RESULT_ENTRY.pack(*entry) for entry in entries)
+def encode_results(entries, epoch=0):
+    """A RESULT frame: ``entries`` are (index, value, status, version), all of ``epoch``.
+
+    ``epoch`` is 0 when none of the entries reached the board (all refused
+    before it, or the board was unreachable): their versions are 0 too.
+    """
+    return RESULT_HEADER.pack(FRAME_RESULT, epoch) + b"".join(RESULT_ENTRY.pack(*entry) for entry in entries)
 
 
 def decode_results(frame):
-    if frame[0] != FRAME_RESULT:
+    """Parse a RESULT frame into ``(epoch, [(index, value, status, version), …])``."""
+    kind, epoch = RESULT_HEADER.unpack_from(frame)
+    if kind != FRAME_RESULT:
         raise ValueError("not a RESULT frame")
-    return [RESULT_ENTRY.unpack_from(frame, offset) for offset in range(1, len(frame), RESULT_ENTRY.size)]
+    offsets = range(RESULT_HEADER.size, len(frame), RESULT_ENTRY.size)
+    return epoch, [RESULT_ENTRY.unpack_from(frame, offset) for offset in offsets]
 
 
 def encode_set(index, value):

@@ -53,7 +53,7 @@ class Tally:
             await asyncio.sleep(FLUSH_SECONDS)
             try:
                 await self.flush()
-            except state.REDIS_ERRORS as error:
+            except state.TRANSIENT_ERRORS as error:
                 # The tally is lost; it only ever guides a moderator's eye.
                 logger.debug("Could not record the tally of %s: %s", self.slug, error)
 

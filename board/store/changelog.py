@@ -204,6 +204,28 @@ def trim(slug, before):
         raise state.StateUnavailable(str(error)) from error
 
 
+def rewrite_redis_files():
+    """Have Redis rewrite its append-only file and save a fresh dump, so trimmed entries leave its disk too.
+
+    Both run in Redis's background; each starts only if that kind of file is
+    configured. Returns the sentences saying what was started, or why not.
+    """
+    client = state.sync_client()
+    done = []
+    try:
+        if client.info("persistence").get("aof_enabled"):
+            client.bgrewriteaof()
+            done.append("Redis is rewriting its append-only file.")
+        if client.config_get("save").get("save"):
+            client.bgsave(schedule=True)
+            done.append("Redis is saving a fresh dump.")
+    except redis.ResponseError as error:
+        done.append(f"Redis refused to rewrite its files ({error}); trimmed entries stay in them until it does.")
+    except state.REDIS_ERRORS as error:
+        raise state.StateUnavailable(str(error)) from error
+    return done
+
+
 async def trim_periodically(slug):
     """A hub's task: drop entries past retention every minute, so they go on time on a board nobody changes.
 
@@ -215,6 +237,6 @@ async def trim_periodically(slug):
         cutoff = milliseconds(retention_cutoff(datetime.now(UTC)))
         try:
             await state.async_client().xtrim(state.changelog_key(slug), minid=cutoff, approximate=False)
-        except state.REDIS_ERRORS as error:
+        except state.TRANSIENT_ERRORS as error:
             # The next minute tries again; the beacon reports Redis being away.
             logger.debug("Could not trim the log of %s: %s", slug, error)

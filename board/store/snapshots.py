@@ -112,7 +112,7 @@ async def periodic(board):
             if failing:
                 logger.info("Periodic snapshots of board %s work again", board.slug)
             failing = False
-        except (state.StateUnavailable, SnapshotSkipped, DatabaseError, *state.REDIS_ERRORS) as error:
+        except (state.StateUnavailable, SnapshotSkipped, DatabaseError, *state.TRANSIENT_ERRORS) as error:
             if not failing:
                 logger.warning("Periodic snapshot of board %s failed: %s", board.slug, error)
             failing = True
@@ -132,17 +132,25 @@ def keep(snapshots, now, newest=None, hours=None, days=None):
     """The ids to keep of ``snapshots``, ``[(id, created, reason), …]`` newest first.
 
     Kept: the ``newest`` N; the newest of each hour for ``hours`` hours back and
-    of each day for ``days`` days back; and every snapshot a person took by
-    hand. The newest snapshot is always among them.
+    of each day for ``days`` days back; every snapshot a person took by hand;
+    and every undo point for ``BOARD_UNDO_KEEP_HOURS`` (:func:`undo_kept_until`).
+    The newest snapshot is always among them.
     """
     newest = settings.BOARD_SNAPSHOT_KEEP if newest is None else newest
     hours = settings.BOARD_SNAPSHOT_KEEP_HOURS if hours is None else hours
     days = settings.BOARD_SNAPSHOT_KEEP_DAYS if days is None else days
+    undo_since = now - timedelta(hours=settings.BOARD_UNDO_KEEP_HOURS)
     kept = {pk for pk, _, _ in snapshots[: max(newest, 1)]}
     kept |= {pk for pk, _, reason in snapshots if reason == Snapshot.Reason.MANUAL}
+    kept |= {pk for pk, created, reason in snapshots if reason in Snapshot.UNDO_REASONS and created >= undo_since}
     kept |= _newest_per_bucket(snapshots, now - timedelta(hours=hours), _hour)
     kept |= _newest_per_bucket(snapshots, now - timedelta(days=days), _day)
     return kept
+
+
+def undo_kept_until(snapshot):
+    """The moment until which retention surely keeps an undo point (it may keep it longer)."""
+    return snapshot.created + timedelta(hours=settings.BOARD_UNDO_KEEP_HOURS)
 
 
 def _newest_per_bucket(snapshots, since, bucket_of):

@@ -22,6 +22,7 @@ ones serve views, the admin and management commands.
 
 import asyncio
 import enum
+import functools
 import itertools
 import secrets
 import time
@@ -33,6 +34,7 @@ import redis
 import redis.asyncio
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.exceptions import ObjectDoesNotExist
 
 from .. import bitset
 
@@ -54,8 +56,20 @@ class StateUnavailable(Exception):
     """Redis could not be reached; nothing was changed."""
 
 
+class StorageRefused(StateUnavailable):
+    """Redis answered, but refused to change anything now (full, failing to save, a replica, busy)."""
+
+
 class StateMissing(Exception):
     """The board has no live state in Redis yet (new board, or Redis lost it)."""
+
+
+class BoardGone(StateUnavailable):
+    """The board was deleted from the database: its live state is never created again."""
+
+
+class StateMoved(Exception):
+    """The board changed since the epoch and version a replace expected; nothing was replaced."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,18 @@ class Applied:
                 version += 1
             out.append(version)
         return out
+
+
+@dataclass(frozen=True)
+class Swapped:
+    """One replace, as its single Lua call saw it: the bits it took away with the
+    meta they had, and the bits it put there with the meta they have. Nothing
+    happened to the board in between, so both agree exactly with the log."""
+
+    old_bits: bytes
+    old: Meta
+    new_bits: bytes
+    new: Meta
 
 
 class Author(NamedTuple):
@@ -202,22 +228,31 @@ return 1
 )
 
 # Swaps in a whole new bitset (restore, clear, import) atomically, under a new
-# epoch so that every client knows to fetch the state again. ARGV: bits, epoch,
-# then the log's: log, reason, digest, by, max entries, retention ms.
+# epoch so that every client knows to fetch the state again; the version goes
+# on upward from the old one. Returns the old bits with the meta they had and
+# the new meta, so that the snapshots either side of the swap are exactly what
+# it replaced and what it put there (board/moderation.py). ARGV: bits, epoch,
+# the log's (log, reason, digest, by, max entries, retention ms), then the
+# epoch and version the board must still have ('' for any): a rollback must not
+# undo changes made since.
 REPLACE_LUA = (
     CHANGELOG_LUA
     + """
-local size = redis.call('HGET', KEYS[2], 'size')
-if not size then return -1 end
-if string.len(ARGV[1]) ~= math.floor((tonumber(size) + 7) / 8) then return -2 end
+local meta = redis.call('HMGET', KEYS[2], 'size', 'frozen', 'epoch', 'version', 'count')
+if not meta[1] then return {-1} end
+if string.len(ARGV[1]) ~= math.floor((tonumber(meta[1]) + 7) / 8) then return {-2} end
+if ARGV[9] ~= '' and (meta[3] ~= ARGV[9] or meta[4] ~= ARGV[10]) then return {-3} end
+local old = redis.call('GET', KEYS[1])
+if not old then return {-1} end
 redis.call('SET', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'count', redis.call('BITCOUNT', KEYS[1]))
-local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
+local count = redis.call('BITCOUNT', KEYS[1])
+local version = tonumber(meta[4]) + 1
+redis.call('HSET', KEYS[2], 'epoch', ARGV[2], 'version', version, 'count', count)
 if ARGV[3] == '1' then
   changelog_reset(KEYS[3], ARGV[4], version, ARGV[2], ARGV[5], ARGV[6])
   trim(KEYS[3], ARGV[7], tonumber(ARGV[8]))
 end
-return version
+return {1, old, meta[1], meta[2], meta[3], meta[4], meta[5], ARGV[2], version, count}
 """
 )
 
@@ -229,6 +264,48 @@ return 1
 
 META_FIELDS = ("size", "frozen", "epoch", "version", "count")
 REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+# Error replies that mean "not now" rather than "wrong command": the maxmemory
+# limit (OOM), a failed RDB save with stop-writes-on-bgsave-error (MISCONF), a
+# replica after a failover (READONLY), a long script (BUSY), a cluster in
+# trouble. redis-py turns OOM and READONLY into their own classes.
+REFUSAL_CODES = ("MISCONF", "BUSY", "MASTERDOWN", "NOREPLICAS", "CLUSTERDOWN", "TRYAGAIN", "LOADING", "NOSCRIPT")
+# What a background task that only has to try again later catches.
+TRANSIENT_ERRORS = (*REDIS_ERRORS, redis.ResponseError)
+
+
+def refused(error):
+    """True if ``error`` is Redis refusing for now (see REFUSAL_CODES), not a bug in the command."""
+    if isinstance(error, (redis.exceptions.OutOfMemoryError, redis.exceptions.ReadOnlyError)):
+        return True
+    return isinstance(error, redis.ResponseError) and str(error).startswith(REFUSAL_CODES)
+
+
+def _storage(function):
+    """Raise StateUnavailable for an unreachable Redis and StorageRefused for a refusing one."""
+
+    if asyncio.iscoroutinefunction(function):
+
+        @functools.wraps(function)
+        async def guarded(*args, **kwargs):
+            try:
+                return await function(*args, **kwargs)
+            except redis.ResponseError as error:
+                if not refused(error):
+                    raise
+                raise StorageRefused(str(error)) from error
+
+    else:
+
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except redis.ResponseError as error:
+                if not refused(error):
+                    raise
+                raise StorageRefused(str(error)) from error
+
+    return guarded
 
 
 def keys(slug):
@@ -285,6 +362,14 @@ def _apply_args(changes, authors=None, force=False):
         args += (index, value, number)
     log, max_entries, retention_ms = _changelog_args()
     return [log, max_entries, retention_ms, int(force), len(numbers), *fields, *args]
+
+
+def _initial_state(board):
+    """What a missing state starts from; BoardGone once the board is deleted, so a late change cannot revive it."""
+    try:
+        return board.initial_state()
+    except ObjectDoesNotExist:
+        raise BoardGone(f"board {board.slug} was deleted") from None
 
 
 def _init_args(board, initial):
@@ -377,6 +462,7 @@ def reset_clients():
 # -- sync API ---------------------------------------------------------------
 
 
+@_storage
 def meta(board):
     """The board's live metadata, initialising the state if it is missing."""
     try:
@@ -388,6 +474,7 @@ def meta(board):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def ensure(board):
     """Create the board's live state if Redis has none; True if this call did."""
     bits, version = keys(board.slug)
@@ -395,12 +482,13 @@ def ensure(board):
         scripts = sync_scripts()
         if scripts.client.exists(bits, version) == 2:
             return False
-        args = _init_args(board, board.initial_state())
+        args = _init_args(board, _initial_state(board))
         return scripts.init(keys=_script_keys(board.slug), args=args) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def read(board):
     """The bitset and the metadata it reflects, read atomically."""
     bits_key, meta_key = keys(board.slug)
@@ -417,6 +505,7 @@ def read(board):
             raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def apply(board, changes, authors=None, force=False):
     """Apply ``[(index, value), …]`` in order; see :class:`Applied`.
 
@@ -436,11 +525,14 @@ def apply(board, changes, authors=None, force=False):
         raise StateUnavailable(str(error)) from error
 
 
-def replace(board, bits, reason="replaced", by=""):
-    """Replace the whole bitset atomically under a new epoch; returns the new Meta.
+@_storage
+def replace(board, bits, reason="replaced", by="", expect=None):
+    """Replace the whole bitset atomically under a new epoch; see :class:`Swapped`.
 
     The log records ``reason`` ("restored", "cleared", …), ``by`` whom, and
     the new bitset's digest, by which a replay finds the snapshot holding it.
+    With ``expect`` (a Meta), only a board still at that epoch and version is
+    replaced; otherwise :class:`StateMoved` is raised and nothing changes.
     """
     bits = bitset.mask_padding(bytes(bits), board.size)
     if len(bits) != bitset.byte_length(board.size):
@@ -449,16 +541,26 @@ def replace(board, bits, reason="replaced", by=""):
         )
     ensure(board)
     log, max_entries, retention_ms = _changelog_args()
-    args = [bits, new_epoch(), log, reason, bitset.digest(bits) if log else "", by, max_entries, retention_ms]
+    guard = [expect.epoch, expect.version] if expect else ["", ""]
+    args = [bits, new_epoch(), log, reason, bitset.digest(bits) if log else "", by, max_entries, retention_ms, *guard]
     try:
-        result = sync_scripts().replace(keys=_script_keys(board.slug), args=args)
+        reply = sync_scripts().replace(keys=_script_keys(board.slug), args=args)
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
-    if result < 0:
+    if reply[0] == -3:
+        raise StateMoved()
+    if reply[0] < 0:
         raise StateMissing()
-    return meta(board)
+    return _parse_swapped(reply, bits)
 
 
+def _parse_swapped(reply, new_bits):
+    _, old_bits, size, frozen, old_epoch, old_version, old_count, epoch, version, count = reply
+    old = _parse_meta([size, frozen, old_epoch, old_version, old_count])
+    return Swapped(old_bits, old, new_bits, Meta(old.size, old.frozen, int(epoch), int(version), int(count)))
+
+
+@_storage
 def set_frozen(board, frozen):
     ensure(board)
     try:
@@ -467,6 +569,7 @@ def set_frozen(board, frozen):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 def players(slug):
     """Players on a board right now, summed over every serving process."""
     try:
@@ -491,10 +594,14 @@ def live_players(entries, now):
     return total
 
 
+@_storage
 def forget(board):
-    """Delete the board's live state and its log (used when a board is deleted)."""
+    """Delete every key of the board's slug: bits, meta, log, presence, tallies, snapshot turns (a deleted board)."""
+    client = sync_client()
     try:
-        sync_client().delete(*_script_keys(board.slug), presence_key(board.slug))
+        doomed = list(client.scan_iter(match=f"{settings.REDIS_PREFIX}:{{{board.slug}}}:*", count=1000))
+        if doomed:
+            client.delete(*doomed)
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
@@ -502,6 +609,7 @@ def forget(board):
 # -- async API --------------------------------------------------------------
 
 
+@_storage
 async def ameta(board):
     meta_key = keys(board.slug)[1]
     try:
@@ -513,17 +621,19 @@ async def ameta(board):
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 async def aensure(board):
     try:
         scripts = async_scripts()
         if await scripts.client.exists(*keys(board.slug)) == 2:
             return False
-        initial = await sync_to_async(board.initial_state)()
+        initial = await sync_to_async(_initial_state)(board)
         return await scripts.init(keys=_script_keys(board.slug), args=_init_args(board, initial)) == 1
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
 
 
+@_storage
 async def aread(board):
     bits_key, meta_key = keys(board.slug)
     for attempt in range(2):
@@ -539,6 +649,7 @@ async def aread(board):
             raise StateUnavailable(str(error)) from error
 
 
+@_storage
 async def aapply(board, changes, authors=None):
     args = _apply_args(changes, authors)
     try:

@@ -11,6 +11,9 @@ const PING_MS = 20000;
 const SILENCE_MS = 50000;
 const MAX_BACKOFF_MS = 10000;
 const CLOSE_BOARD_NOT_FOUND = 4404;
+const CLOSE_BOARD_DELETED = 4410;
+// Closes after which the board is not there to come back to.
+const FINAL_CLOSES = { [CLOSE_BOARD_NOT_FOUND]: "gone", [CLOSE_BOARD_DELETED]: "deleted" };
 // Too many changes, sockets or reconnections from here: come back slowly.
 const CLOSE_TOO_MANY = 4429;
 const SLOW_ATTEMPT = 6;
@@ -101,9 +104,9 @@ export class Connection {
     this.socket = null;
     clearTimeout(this.ackTimer);
     this.ackTimer = 0;
-    if (event.code === CLOSE_BOARD_NOT_FOUND) {
+    if (event.code in FINAL_CLOSES) {
       this.stopped = true;
-      this.handlers.status("gone", event.reason);
+      this.handlers.status(FINAL_CLOSES[event.code], event.reason);
       return;
     }
     this.attempt++;
@@ -111,6 +114,11 @@ export class Connection {
     this.handlers.status("reconnecting");
     const backoff = Math.min(MAX_BACKOFF_MS, 400 * 2 ** Math.min(this.attempt, 6));
     this.retryTimer = setTimeout(() => this.open(), backoff * (0.5 + Math.random()));
+  }
+
+  // Close this socket and open another (after the usual backoff).
+  restart() {
+    if (this.socket !== null) this.socket.close();
   }
 
   reconnectNow() {

@@ -41,6 +41,7 @@ const CONNECTION_TEXT = {
   live: "Live",
   reconnecting: "Reconnecting…",
   gone: "Board not found",
+  deleted: "This board was deleted",
 };
 
 const toast = new Toast(el.toast);
@@ -134,7 +135,7 @@ const connection = new Connection(config.socketPath, {
   hello: (message) => sync.hello(message),
   beacon: (message) => sync.beacon(message),
   update: (runs) => sync.update(runs),
-  results: (entries) => sync.results(entries),
+  results: (result) => sync.results(result),
   resync: () => sync.resync(),
   frozen: (message) => sync.setFrozen(message.frozen),
   error: (message) => toast.show(message.message, "refused"),

@@ -61,11 +61,12 @@ export function decodeUpdate(buffer) {
   return runs;
 }
 
-// RESULT: [0x02] then entries of [index u32][value u8][status u8][version u64].
+// RESULT: [0x02][epoch u32] then entries of [index u32][value u8][status u8][version u64].
+// The epoch is the board's when the changes reached it, or 0 if none of them did.
 export function decodeResults(buffer) {
   const view = new DataView(buffer);
   const entries = [];
-  for (let offset = 1; offset + 14 <= view.byteLength; offset += 14) {
+  for (let offset = 5; offset + 14 <= view.byteLength; offset += 14) {
     entries.push({
       index: view.getUint32(offset),
       value: view.getUint8(offset + 4),
@@ -73,5 +74,5 @@ export function decodeResults(buffer) {
       version: readU64(view, offset + 6),
     });
   }
-  return entries;
+  return { epoch: view.getUint32(1), entries };
 }

@@ -10,6 +10,10 @@ import { Bitset } from "./bitset.js";
 import { Status, encodeSet } from "./protocol.js";
 
 const GAP_WAIT_MS = 1500;
+// A change the server has not answered in this long is shown as not made, and
+// the socket starts afresh: a server that stopped answering must not leave
+// clicks looking as if they landed.
+const ANSWER_WAIT_MS = 5000;
 
 export class BoardSync {
   // `view` is told about changes: changed(index), reset(), counted(count),
@@ -26,11 +30,13 @@ export class BoardSync {
     this.pending = [];
     this.overlay = new Map();
     this.outstanding = [];
+    this.sentAt = [];
     this.connection = null;
     this.fetching = null;
     this.refetch = false;
     this.gapTimer = 0;
     this.live = false;
+    setInterval(() => this.checkAnswers(), 1000);
   }
 
   valueAt(index) {
@@ -54,23 +60,50 @@ export class BoardSync {
     mine.waiting++;
     this.overlay.set(index, mine);
     this.outstanding.push(index);
+    this.sentAt.push(Date.now());
     return null;
   }
 
-  results(entries) {
+  checkAnswers() {
+    if (!this.sentAt.length || Date.now() - this.sentAt[0] < ANSWER_WAIT_MS) return;
+    this.refuseOutstanding();
+    this.connection.restart();
+  }
+
+  // Changes in flight on a silent socket will not be answered: show them as not made.
+  refuseOutstanding() {
+    for (const index of this.outstanding) {
+      const mine = this.overlay.get(index);
+      if (!mine) continue;
+      mine.waiting = Math.max(0, mine.waiting - 1);
+      this.view.refused(index, Status.UNAVAILABLE);
+      if (!mine.waiting) this.overlay.delete(index);
+      this.view.changed(index);
+    }
+    this.outstanding = [];
+    this.sentAt = [];
+  }
+
+  // A RESULT of another epoch than the state's (0 aside: none of its changes
+  // reached the board) has versions that don't compare with ours: the board was
+  // replaced in between, so the state is fetched again and decides.
+  results({ epoch, entries }) {
+    const comparable = epoch === 0 || epoch === this.epoch;
     for (const entry of entries) {
       const index = this.outstanding.shift();
+      this.sentAt.shift();
       const mine = this.overlay.get(entry.index);
       if (index !== entry.index || !mine) continue;
       mine.waiting--;
       if (entry.status === Status.APPLIED || entry.status === Status.UNCHANGED) {
-        mine.until = Math.max(mine.until, entry.version);
+        if (comparable) mine.until = Math.max(mine.until, entry.version);
         if (entry.status === Status.APPLIED) this.view.confirmed(entry.index, entry.value);
       } else {
         this.view.refused(entry.index, entry.status);
       }
       this.settle(entry.index, mine);
     }
+    if (!comparable && this.ready) this.resync();
   }
 
   // Drop an overlay entry once nothing is in flight and the confirmed state
@@ -94,6 +127,7 @@ export class BoardSync {
     this.view.players(message.players);
     // Anything in flight on the old socket is lost or done: the state decides.
     this.outstanding = [];
+    this.sentAt = [];
     for (const mine of this.overlay.values()) mine.waiting = 0;
     if (!this.ready || message.epoch !== this.epoch || message.version !== this.version) {
       this.resync();

@@ -16,7 +16,8 @@ class Command(BaseCommand):
         "board per day in HISTORY_ARCHIVE_DIR, where boxhistory, revertchanges, timelapse and the admin still "
         "read it. Then, for every board, drop entries older than HISTORY_RETENTION_HOURS from the live log and "
         "who made each change from archived ones, and delete archive files older than HISTORY_ARCHIVE_DAYS. "
-        "Run it hourly (deploy/systemd/checkboxes-archivelog.timer)."
+        "Last, Redis rewrites its append-only file and saves a fresh dump, so what was dropped leaves its disk "
+        "too. Run it hourly (deploy/systemd/checkboxes-archivelog.timer)."
     )
 
     def add_arguments(self, parser):
@@ -27,6 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         try:
             older_than = parse_duration(options["older_than"])
         except ValueError as error:
@@ -45,6 +47,7 @@ class Command(BaseCommand):
                         changelog.trim(slug, forget_before) for slug in Board.objects.values_list("slug", flat=True)
                     )
                     tidied = archive.tidy(now)
+                    rewriting = changelog.rewrite_redis_files()
             except LockError:
                 raise CommandError("Another archivelog is running; nothing was changed.") from None
         hours = settings.HISTORY_RETENTION_HOURS
@@ -55,6 +58,8 @@ class Command(BaseCommand):
                 f"from {tidied.anonymised} archive files. Deleted {tidied.deleted} archive files {kept}."
             )
         )
+        for sentence in rewriting:
+            self.stdout.write(sentence)
 
     def archive(self, board, before, forget_before):
         with step(self, f"Archiving the changes to {board} before {format_moment(before)}"):

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from board import moderation
 from board.history.moments import parse_duration
+from board.management.helpers import add_operator_arguments, operator
 
 
 def ban_duration(text):
@@ -28,6 +29,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--for", dest="duration", default="1d", help="How long: 90s, 30m, 12h, 7d, 2w or forever (default 1d)."
         )
+        add_operator_arguments(parser, confirms=False)
 
     def handle(self, *args, **options):
         span = ban_duration(options["duration"])
@@ -36,7 +38,7 @@ class Command(BaseCommand):
         if not reason:
             raise CommandError("--reason is empty: say what they did, for the other moderators.")
         try:
-            ban = moderation.ban(options["network"], reason[:200], expires=expires)
+            ban = moderation.ban(options["network"], reason[:200], expires=expires, user=operator(options))
         except ValidationError as error:
             raise CommandError(" ".join(_messages(error))) from None
         until = f"until {ban.expires:%Y-%m-%d %H:%M} UTC" if ban.expires else "until lifted"

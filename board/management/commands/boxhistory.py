@@ -1,3 +1,5 @@
+import json
+
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
@@ -19,6 +21,7 @@ class Command(BaseCommand):
         add_board_argument(parser)
         parser.add_argument("box", type=int, help="The box's number; boxes are numbered from 0.")
         parser.add_argument("--limit", type=int, default=20, help="How many changes to show (default 20).")
+        parser.add_argument("--json", action="store_true", help="Print JSON, for scripts (docs/operations.md).")
 
     def handle(self, *args, **options):
         board = get_board(options["board"])
@@ -29,6 +32,9 @@ class Command(BaseCommand):
             raise CommandError(f"--limit {limit} shows nothing; give 1 or more.")
         with history_errors():
             events = queries.box_history(board, box, limit)
+        if options["json"]:
+            self.stdout.write(json.dumps({"board": board.slug, "box": box, "changes": [as_json(e) for e in events]}))
+            return
         if not events:
             self.stdout.write(
                 f"Box {box:,} of {board} has no changes on record (the log keeps "
@@ -51,3 +57,22 @@ def describe(event):
     if entry.network:
         who += f"  connection {entry.connection}"
     return f"{when}  {VALUES[event.value]:<9}  {who}  (version {entry.version:,})"
+
+
+def as_json(event):
+    """One change, or a whole-board reset, with the same keys either way (null where they don't apply)."""
+    entry = event.entry
+    row = {
+        "time": entry.time.isoformat(),
+        "value": event.value,
+        "version": entry.version,
+        "who": entry.who,
+        "kind": "change",
+        "reason": None,
+        "network": None,
+        "address": None,
+        "connection": None,
+    }
+    if event.is_reset:
+        return {**row, "kind": "reset", "reason": entry.reason}
+    return {**row, "network": entry.network or None, "address": entry.address or None, "connection": entry.connection}

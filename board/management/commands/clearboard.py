@@ -1,7 +1,15 @@
 from django.core.management.base import BaseCommand
 
 from board import moderation
-from board.management.helpers import add_board_argument, confirm, get_board, redis_errors, step
+from board.management.helpers import (
+    add_board_argument,
+    add_operator_arguments,
+    confirm,
+    get_board,
+    operator,
+    redis_errors,
+    step,
+)
 from board.store import state
 
 
@@ -10,13 +18,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_board_argument(parser)
-        parser.add_argument("--yes", action="store_true", help="Clear without asking for confirmation.")
+        add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         board = get_board(options["board"])
+        user = operator(options)
         with redis_errors():
             live = state.meta(board)
         confirm(self, f"Clear {board}: uncheck all {live.count:,} checked boxes?", options)
         with redis_errors(), step(self, f"Clearing {board}"):
-            done = moderation.clear(board)
-        self.stdout.write(self.style.SUCCESS(f"Cleared {board}. The board before it is snapshot #{done.before.pk}."))
+            done = moderation.clear(board, user=user)
+        before = moderation.undo_note(done.before)
+        self.stdout.write(self.style.SUCCESS(f"Cleared {board}. The board before it is {before}."))

@@ -21,6 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("output", help="The file to write, or '-' for standard output.")
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         board = get_board(options["board"])
         output = options["output"]
         kind = options["format"] or self.format_of(output)
@@ -30,6 +31,8 @@ class Command(BaseCommand):
         with step(self, f"Encoding {meta.size:,} boxes as {kind}", progress):
             data = pictures.png(pictures.image(bits, meta.size)) if kind == "png" else bits
         self.write(output, data)
+        if not self.verbosity:
+            return
         progress.write(
             self.style.SUCCESS(
                 f"Exported {board} at version {meta.version} ({meta.count:,} checked): {len(data):,} bytes to {output}."

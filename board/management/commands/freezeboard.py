@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
 from board import moderation
-from board.management.helpers import add_board_argument, get_board, redis_errors
+from board.management.helpers import add_board_argument, add_operator_arguments, get_board, operator, redis_errors
 
 
 class Command(BaseCommand):
@@ -10,12 +10,13 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         add_board_argument(parser)
+        add_operator_arguments(parser, confirms=False)
 
     def handle(self, *args, **options):
         board = get_board(options["board"])
         state_word = "frozen" if self.frozen else "unfrozen"
         with redis_errors():
-            changed = moderation.freeze(board, self.frozen)
+            changed = moderation.freeze(board, self.frozen, user=operator(options))
         if not changed:
             self.stdout.write(f"Board {board} was already {state_word}.")
             return

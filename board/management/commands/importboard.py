@@ -3,31 +3,47 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from board import bitset, moderation, pictures
-from board.management.helpers import add_board_argument, get_board, redis_errors, step
+from board.management.helpers import (
+    add_board_argument,
+    add_operator_arguments,
+    confirm,
+    get_board,
+    operator,
+    redis_errors,
+    step,
+)
+from board.store import state
 
 
 class Command(BaseCommand):
     help = (
         "Replace a board's live state with a file: a raw bitset of exactly the board's length, or a PNG of "
-        "exactly the board's picture size (as exportboard writes; dark pixels are checked boxes). The live "
-        "board is saved as a snapshot first; anything else is refused and the board left as it was."
+        "exactly the board's picture size (as exportboard writes; dark pixels are checked boxes). Asks first; "
+        "the live board is saved as a snapshot; anything else is refused and the board left as it was."
     )
 
     def add_arguments(self, parser):
         add_board_argument(parser)
         parser.add_argument("input", help="The file to read: a .png picture or a raw bitset.")
+        add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         board = get_board(options["board"])
+        user = operator(options)
         path = Path(options["input"])
         with step(self, f"Reading {path}"):
             bits = self.bits_from(self.read(path), board.size)
+        with redis_errors():
+            live = state.meta(board)
+        checked = int.from_bytes(bits, "big").bit_count()
+        confirm(self, f"Replace {board} ({live.count:,} checked) with {path.name} ({checked:,} checked)?", options)
         with redis_errors(), step(self, f"Replacing {board}"):
-            done = moderation.import_bits(board, bits, source=path.name)
+            done = moderation.import_bits(board, bits, user=user, source=path.name)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {path.name} into {board}: {done.meta.count:,} checked, version {done.meta.version}. "
-                f"The board before it is snapshot #{done.before.pk}."
+                f"The board before it is {moderation.undo_note(done.before)}."
             )
         )
 

@@ -1,3 +1,5 @@
+import json
+
 from django.core.management.base import BaseCommand
 
 from board.models import Ban
@@ -8,11 +10,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--all", action="store_true", help="Include bans that have ended.")
+        parser.add_argument("--json", action="store_true", help="Print JSON, for scripts (docs/operations.md).")
 
     def handle(self, *args, **options):
         bans = Ban.objects.select_related("banned_by")
         if not options["all"]:
             bans = bans.active()
+        if options["json"]:
+            self.stdout.write(json.dumps([as_json(ban) for ban in bans]))
+            return
         rows = [self.row(ban) for ban in bans]
         if not rows:
             self.stdout.write("No bans." if options["all"] else "No active bans.")
@@ -28,3 +34,14 @@ class Command(BaseCommand):
             until = f"ended {ban.expires:%Y-%m-%d}"
         by = ban.banned_by.get_username() if ban.banned_by else "manage.py"
         return f"{ban.network:<44} {until:<17} {by:<12} {ban.reason}"
+
+
+def as_json(ban):
+    return {
+        "network": ban.network,
+        "reason": ban.reason,
+        "created": ban.created.isoformat(),
+        "expires": ban.expires.isoformat() if ban.expires else None,
+        "active": ban.is_active(),
+        "banned_by": ban.banned_by.get_username() if ban.banned_by else None,
+    }

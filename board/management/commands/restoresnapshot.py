@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.timesince import timesince
 
 from board import moderation
-from board.management.helpers import confirm, redis_errors, step
+from board.management.helpers import add_operator_arguments, confirm, operator, redis_errors, step
 from board.models import Snapshot
 from board.store import state
 
@@ -15,13 +15,15 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("id", type=int, help="The snapshot's id (see listsnapshots).")
-        parser.add_argument("--yes", action="store_true", help="Restore without asking for confirmation.")
+        add_operator_arguments(parser)
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         snapshot = Snapshot.objects.select_related("board").filter(pk=options["id"]).first()
         if snapshot is None:
             raise CommandError(f"There is no snapshot #{options['id']}; listsnapshots shows the ones there are.")
         board = snapshot.board
+        user = operator(options)
         with redis_errors():
             live = state.meta(board)
         confirm(
@@ -32,12 +34,12 @@ class Command(BaseCommand):
         )
         with redis_errors(), step(self, f"Restoring snapshot #{snapshot.pk} onto {board}"):
             try:
-                done = moderation.restore(snapshot)
+                done = moderation.restore(snapshot, user=user)
             except moderation.ModerationError as error:
                 raise CommandError(str(error)) from None
         self.stdout.write(
             self.style.SUCCESS(
                 f"Restored snapshot #{snapshot.pk}: {done.meta.count:,} checked, version {done.meta.version}. "
-                f"The board before it is snapshot #{done.before.pk}."
+                f"The board before it is {moderation.undo_note(done.before)}."
             )
         )

@@ -5,7 +5,7 @@ import subprocess
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from board.management.serving import LocalRedis, RedisNotFound, daphne_command
+from board.management.serving import LocalRedis, RedisNotFound, check_port_free, daphne_command
 
 
 class Command(BaseCommand):
@@ -21,6 +21,11 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         if not 0 < options["port"] < 65536:
             raise CommandError(f"--port {options['port']} is not a TCP port.")
+        try:
+            check_port_free(options["host"], options["port"])
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise CommandError(f"Cannot serve on {options['host']}:{options['port']}: {reason}.") from None
         local = self.start_local_redis()
         command = daphne_command(options["host"], options["port"])
         self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['host']}:{options['port']}/"))

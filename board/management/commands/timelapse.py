@@ -25,6 +25,7 @@ class Command(BaseCommand):
         parser.add_argument("output", help="The file to write: name.gif, name.png or name.apng.")
 
     def handle(self, *args, **options):
+        self.verbosity = options["verbosity"]
         board = get_board(options["board"])
         now = timezone.now()
         since = moment("--since", options["since"], now)
@@ -44,7 +45,7 @@ class Command(BaseCommand):
                     options["frames"],
                     options["fps"],
                     kind,
-                    progress=ProgressBar(self.stderr, "Rendering").update,
+                    progress=ProgressBar(self.stderr, "Rendering").update if self.verbosity else None,
                 )
         except timelapse.TimelapseError as error:
             raise CommandError(f"{error} Nothing was written.") from None
@@ -52,6 +53,8 @@ class Command(BaseCommand):
             output.write_bytes(data)
         except OSError as error:
             raise CommandError(f"Could not write {output}: {error.strerror}.") from None
+        if not self.verbosity:
+            return
         self.stdout.write(
             self.style.SUCCESS(
                 f"Wrote {output} ({len(data):,} bytes): {board} from {format_moment(since)} to "

@@ -3,6 +3,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from board import moderation
+from board.management.helpers import add_operator_arguments, operator
 from board.models import Ban, ban_network
 
 
@@ -11,6 +12,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("network", help="The banned address or network, as listbans shows it.")
+        add_operator_arguments(parser, confirms=False)
 
     def handle(self, *args, **options):
         try:
@@ -21,5 +23,5 @@ class Command(BaseCommand):
         bans = list(Ban.objects.active(now).filter(network=network))
         if not bans:
             raise CommandError(f"There is no active ban on {network}; listbans shows the active ones.")
-        moderation.lift(bans, now)
+        moderation.lift(bans, now, user=operator(options))
         self.stdout.write(self.style.SUCCESS(f"Lifted the ban on {network}."))
