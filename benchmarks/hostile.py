@@ -218,7 +218,8 @@ def probe(url, number):
             message = sock.read_message(deadline - time.monotonic())
             if isinstance(message, bytes) and message[0] == protocol.FRAME_RESULT:
                 sock.close()
-                return protocol.decode_results(message)[0][2] in (0, 1)  # applied, or already so
+                _, entries = protocol.decode_results(message)
+                return entries[0][2] in (0, 1)  # applied, or already so
     except (OSError, TimeoutError, raw.HandshakeRefused):
         pass
     return False

@@ -539,7 +539,8 @@ async def test_a_banned_network_flooding_changes_is_closed(stack, bystanders):
 def refused_as_banned(message):
     if not isinstance(message, bytes) or message[0] != protocol.FRAME_RESULT:
         return False
-    return protocol.decode_results(message)[0][2] == Status.BANNED
+    _, entries = protocol.decode_results(message)
+    return entries[0][2] == Status.BANNED
 
 
 def lift_bans(source):
