@@ -86,7 +86,7 @@ def burst(port, source):
 
 def bad_frames(port, source):
     sock = opened(port, source)
-    for _ in range(55):
+    for _ in range(51):
         sock.send(raw.frame(raw.TEXT, "not json"))
         time.sleep(0.03)
     sock.abort()
