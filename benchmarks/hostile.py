@@ -10,8 +10,9 @@ bad frames closed 4400 without answering the close, a ping and a Close in one
 segment, drops right after the handshake, 25 opens at once from one network,
 ping floods and changes from sockets that never read, a banned network's flood,
 state-request floods on keep-alive connections, foreign Origins and unroutable
-paths. Redis failing is left to the tests: it refuses honest changes by design.
-Then the same run again on fresh servers, without the attackers.
+paths, from the moment every honest player has joined. Redis failing is left
+to the tests: it refuses honest changes by design. Then the same run again on
+fresh servers, without the attackers.
 
 Afterwards a probe player on each process must get a change answered: a process
 that cannot is stalled. The last line on stdout is one JSON object: ``lost``
@@ -242,15 +243,20 @@ def run(options, hostile):
     with ShippedStack(options.processes) as servers:
         servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
         meter = broadcast.Meter(servers.server_pids, servers.redis_pid())
-        attackers, attacks = None, {}
-        if hostile:
-            here, there = multiprocessing.Pipe()
-            attackers = multiprocessing.Process(target=hostile_main, args=(hostile, servers.ports, there))
-            attackers.start()
+        here, there = multiprocessing.Pipe()
+        attackers = multiprocessing.Process(target=hostile_main, args=(hostile, servers.ports, there))
+        attacks = {}
+
+        def attack_once_playing(_sample):
+            # The first sample comes once every honest player has joined: the
+            # attack meets players at play (and new joiners meet it in the tests).
+            if hostile and attackers.pid is None:
+                attackers.start()
+
         try:
-            figures = broadcast.measure(played, servers.urls, meter, servers.redis.url)
+            figures = broadcast.measure(played, servers.urls, meter, servers.redis.url, attack_once_playing)
         finally:
-            if attackers is not None:
+            if attackers.pid is not None:
                 here.send("stop")
                 attacks = here.recv() if here.poll(60) else {}
                 attackers.join(10)
