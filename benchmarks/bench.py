@@ -87,6 +87,20 @@ RUNS = [
         DELIVERY + ["slow_resyncs", "slow_reconnects", "server_rss_mb"],
     ),
     Run(
+        "hostile",
+        "500 honest players, 100 changes/s, 2 processes, 50 hostile clients for 5 minutes, then none",
+        "hostile.py",
+        [],
+        [
+            ("lost", "==", 0),
+            ("converged", "==", True),
+            ("p99_ratio", "<=", 2),
+            ("rss_growth_mb", "<=", 50),
+            ("stalled_processes", "==", 0),
+        ],
+        ["honest_p50_ms", "honest_p99_ms", "clean_p50_ms", "clean_p99_ms", "changes_unanswered", "server_cpu_pct"],
+    ),
+    Run(
         "page-100k",
         "page, 100,000 boxes",
         "page.py",

@@ -20,6 +20,10 @@ BROADCAST_FIELDS = {
     "updates_received", "lost", "p50_ms", "p90_ms", "p99_ms", "max_ms", "server_cpu_s", "server_rss_mb",
     "rss_per_client_kb", "converged", "generator_cpu_s", "limits_off",
 }  # fmt: skip
+HOSTILE_FIELDS = {
+    "lost", "converged", "honest_p50_ms", "honest_p99_ms", "clean_p50_ms", "clean_p99_ms", "rss_growth_mb",
+    "stalled_processes", "server_cpu_pct", "changes_unanswered",
+}  # fmt: skip
 PAGE_FIELDS = {"boxes", "bytes_total", "bytes_state", "server_page_ms", "server_state_ms", "tti_ms"}
 
 
@@ -83,6 +87,16 @@ def test_a_short_soak_converges_with_flat_memory():
     assert len(figures["rss_curve"]) >= 10
     assert all(len(sample["rss_mb"]) == 2 for sample in figures["rss_curve"])
     assert figures["rss_flat"] is True
+
+
+def test_the_hostile_benchmark_runs_attacked_then_clean():
+    figures = run_benchmark(
+        "hostile.py", *("--seconds", "5", "--clients", "10", "--rate", "10", "--hostile", "3"), timeout=300
+    )
+    assert figures.keys() >= HOSTILE_FIELDS
+    assert figures["clients"] == 10
+    assert sum(figures["attacks"].values()) > 0
+    assert figures["clean_p99_ms"] is not None
 
 
 def test_the_memory_profile_charges_each_socket_to_the_packages_holding_it():

@@ -1,0 +1,310 @@
+"""
+Honest players while hostile clients attack (issue 12): does anyone honest notice?
+
+Two daphne processes with every limit at its shipped default, ``--clients``
+honest players (500) changing boxes at ``--rate`` changes per second in all
+(benchmarks/broadcast.py drives them, each from a 127.1.x.y of its own, so each
+stays inside its limits), and ``--hostile`` attackers (50) cycling through the
+attacks of tests/test_hostile.py for ``--seconds`` (300): bursts closed 4429,
+bad frames closed 4400 without answering the close, a ping and a Close in one
+segment, drops right after the handshake, 25 opens at once from one network,
+ping floods and changes from sockets that never read, a banned network's flood,
+state-request floods on keep-alive connections, foreign Origins and unroutable
+paths, from the moment every honest player has joined. Redis failing is left
+to the tests: it refuses honest changes by design. Then the same run again on
+fresh servers, without the attackers.
+
+Afterwards a probe player on each process must get a change answered: a process
+that cannot is stalled. The last line on stdout is one JSON object: ``lost``
+and ``converged`` of the attacked run, ``honest_p50_ms``/``honest_p99_ms``
+against ``clean_p50_ms``/``clean_p99_ms``, ``rss_growth_mb`` (both processes,
+from the start of the attacked window to its end), ``stalled_processes``, the
+servers' CPU, and the attacks made.
+
+    .venv/bin/python benchmarks/hostile.py                 # 5 minutes each run
+    .venv/bin/python benchmarks/hostile.py --seconds 60
+"""
+
+import argparse
+import http.client
+import itertools
+import json
+import multiprocessing
+import random
+import sys
+import threading
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks import broadcast, stack  # noqa: E402
+from board.live import protocol  # noqa: E402
+from harness import raw  # noqa: E402
+
+BANNED = "127.99.0.0/24"
+# Switches benchmarks/stack.py sets to turn the change limits off; left out here.
+LIMIT_SWITCHES = ("BOARD_RATE_LIMITS", "BOARD_NETWORK_RATE_LIMITS")
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=300, help="length of each run (default 300)")
+    parser.add_argument("--clients", type=int, default=500, help="honest players (default 500)")
+    parser.add_argument("--rate", type=float, default=100, help="honest changes per second in all (default 100)")
+    parser.add_argument("--hostile", type=int, default=50, help="hostile clients (default 50)")
+    parser.add_argument("--processes", type=int, default=2, help="daphne processes (default 2)")
+    return parser.parse_args(argv)
+
+
+class ShippedStack(stack.Stack):
+    """The benchmark stack with the change limits left at their shipped defaults too."""
+
+    def env(self):
+        env = super().env()
+        for name in LIMIT_SWITCHES:
+            env.pop(name, None)
+        return env
+
+
+# -- the attacks, each from a network of its own --------------------------------------
+
+
+def opened(port, source, **options):
+    sock = raw.RawSocket(port, source, **options).open()
+    sock.read_message()
+    return sock
+
+
+def burst(port, source):
+    sock = opened(port, source)
+    sock.send(*(raw.set_frame(random.randrange(100_000), 1) for _ in range(150)))
+    sock.read_until_closed(10)
+
+
+def bad_frames(port, source):
+    sock = opened(port, source)
+    for _ in range(51):
+        sock.send(raw.frame(raw.TEXT, "not json"))
+        time.sleep(0.03)
+    sock.abort()
+
+
+def ping_and_close(port, source):
+    sock = raw.RawSocket(port, source).open()
+    sock.send(raw.text_frame({"type": "ping"}), raw.frame(raw.PING, b"x"), raw.close_frame())
+    sock.close()
+
+
+def early_drop(port, source):
+    raw.RawSocket(port, source).open().abort()
+
+
+def many_opens(port, source):
+    sockets = [raw.RawSocket(port, source).connect() for _ in range(25)]
+    for sock in sockets:
+        sock.sock.sendall(sock.request())
+    for sock in sockets:
+        try:
+            sock.finish_handshake()
+        except raw.HandshakeRefused:
+            pass
+        sock.close()
+
+
+def ping_flood(port, source):
+    sock = raw.RawSocket(port, source, receive_buffer=4096).open()
+    pings = raw.text_frame({"type": "ping"}) * 1000
+    until = time.monotonic() + 5
+    while time.monotonic() < until and sock.try_send(pings, timeout=1):
+        pass
+    sock.abort()
+
+
+def not_reading(port, source):
+    sock = raw.RawSocket(port, source, receive_buffer=4096).open()
+    until = time.monotonic() + 10
+    while time.monotonic() < until and sock.try_send(raw.set_frame(random.randrange(100_000), 1), timeout=1):
+        time.sleep(0.16)
+    sock.abort()
+
+
+def banned_flood(port, _source):
+    sock = opened(port, f"127.99.0.{random.randrange(1, 255)}")
+    for _ in range(200):
+        if not sock.try_send(raw.set_frame(random.randrange(100_000), 1), timeout=1):
+            break
+        time.sleep(0.025)
+    sock.abort()
+
+
+def state_flood(port, source):
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=(source, 0))
+    for _ in range(30):
+        connection.request("GET", "/b/main/state", headers={"Accept-Encoding": "gzip"})
+        connection.getresponse().read()
+    connection.close()
+
+
+def foreign_origin(port, source):
+    try:
+        raw.RawSocket(port, source, origin=f"http://127.0.0.1:{port + 1}").open().close()
+    except raw.HandshakeRefused:
+        pass
+
+
+def unroutable(port, source):
+    try:
+        raw.RawSocket(port, source, path="/ws/nope/").open().close()
+    except raw.HandshakeRefused:
+        pass
+
+
+ATTACKS = [
+    burst,
+    bad_frames,
+    ping_and_close,
+    early_drop,
+    many_opens,
+    ping_flood,
+    not_reading,
+    banned_flood,
+    state_flood,
+    foreign_origin,
+    unroutable,
+]
+
+
+def attacker(number, ports, stop, counts):
+    """One hostile client: every attack in turn, on the processes in turn, until ``stop``."""
+    addresses = (f"127.66.{number}.{k % 250 + 1}" for k in itertools.count())
+    for k in itertools.count(number):
+        if stop.is_set():
+            return
+        attack = ATTACKS[k % len(ATTACKS)]
+        try:
+            attack(ports[k % len(ports)], next(addresses))
+            counts[attack.__name__] += 1
+        except (OSError, TimeoutError, raw.HandshakeRefused, http.client.HTTPException):
+            counts[f"{attack.__name__}_failed"] += 1
+
+
+def hostile_main(count, ports, conn):
+    """A process of ``count`` attackers, until the coordinator says stop; sends back what they did."""
+    stop, counts = threading.Event(), Counter()
+    threads = [threading.Thread(target=attacker, args=(n, ports, stop, counts), daemon=True) for n in range(count)]
+    for thread in threads:
+        thread.start()
+    conn.recv()
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+    conn.send(dict(counts))
+
+
+# -- one run --------------------------------------------------------------------------
+
+
+def probe(url, number):
+    """Whether a new player on ``url`` gets a change applied and answered."""
+    port = int(url.rsplit(":", 1)[1])
+    try:
+        sock = opened(port, f"127.77.0.{number + 1}")
+        sock.send(raw.set_frame(99_000 + number, 1 - number % 2))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            message = sock.read_message(deadline - time.monotonic())
+            if isinstance(message, bytes) and message[0] == protocol.FRAME_RESULT:
+                sock.close()
+                _, entries = protocol.decode_results(message)
+                return entries[0][2] in (0, 1)  # applied, or already so
+    except (OSError, TimeoutError, raw.HandshakeRefused):
+        pass
+    return False
+
+
+def healthy(url):
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def run(options, hostile):
+    broadcast.progress(f"{'attacked' if hostile else 'clean'} run: {options.clients} players, {hostile} attackers")
+    played = broadcast.parse_args(
+        ["--clients", str(options.clients), "--senders", str(options.clients), "--rate", str(options.rate)]
+        + ["--duration", str(options.seconds), "--processes", str(options.processes)]
+    )
+    with ShippedStack(options.processes) as servers:
+        servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
+        meter = broadcast.Meter(servers.server_pids, servers.redis_pid())
+        here, there = multiprocessing.Pipe()
+        attackers = multiprocessing.Process(target=hostile_main, args=(hostile, servers.ports, there))
+        attacks = {}
+
+        def attack_once_playing(_sample):
+            # The first sample comes once every honest player has joined: the
+            # attack meets players at play (and new joiners meet it in the tests).
+            if hostile and attackers.pid is None:
+                attackers.start()
+
+        try:
+            figures = broadcast.measure(played, servers.urls, meter, servers.redis.url, attack_once_playing)
+        finally:
+            if attackers.pid is not None:
+                here.send("stop")
+                attacks = here.recv() if here.poll(60) else {}
+                attackers.join(10)
+                if attackers.is_alive():
+                    attackers.kill()
+        stalled = [
+            url
+            for number, (url, process) in enumerate(zip(servers.urls, servers.servers, strict=True))
+            if process.poll() is not None or not healthy(url) or not probe(url, number)
+        ]
+    samples = figures.pop("rss_samples")
+    totals = [sum(sample["rss_mb"]) for sample in samples]
+    figures.update(rss_growth_mb=round(totals[-1] - totals[0], 1), stalled=stalled, attacks=attacks)
+    return figures
+
+
+def main(argv=None):
+    options = parse_args(argv)
+    attacked = run(options, options.hostile)
+    clean = run(options, 0)
+    figures = {
+        "clients": options.clients,
+        "hostile": options.hostile,
+        "seconds": options.seconds,
+        "lost": attacked["lost"],
+        "converged": attacked["converged"],
+        "honest_p50_ms": attacked["p50_ms"],
+        "honest_p99_ms": attacked["p99_ms"],
+        "clean_p50_ms": clean["p50_ms"],
+        "clean_p99_ms": clean["p99_ms"],
+        "p99_ratio": round(attacked["p99_ms"] / clean["p99_ms"], 2) if attacked["p99_ms"] and clean["p99_ms"] else None,
+        "rss_growth_mb": attacked["rss_growth_mb"],
+        "clean_rss_growth_mb": clean["rss_growth_mb"],
+        "stalled_processes": len(attacked["stalled"]),
+        "server_cpu_pct": attacked["server_cpu_pct"],
+        "clean_server_cpu_pct": clean["server_cpu_pct"],
+        "clean_lost": clean["lost"],
+        "clean_converged": clean["converged"],
+        "changes_applied": attacked["changes_applied"],
+        "changes_refused": attacked["changes_refused"],
+        # Honest changes never answered: ``lost`` counts only UPDATEs of applied ones.
+        "changes_unanswered": attacked["changes_unanswered"],
+        "attacks": attacked["attacks"],
+        "machine": attacked["machine"],
+    }
+    print(json.dumps(figures), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
