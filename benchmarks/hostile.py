@@ -132,8 +132,8 @@ def not_reading(port, source):
     sock.abort()
 
 
-def banned_flood(port, _source):
-    sock = opened(port, f"127.99.0.{random.randrange(1, 255)}")
+def banned_flood(port, source):
+    sock = opened(port, f"127.99.0.{source.rsplit('.', 1)[1]}")
     for _ in range(200):
         if not sock.try_send(raw.set_frame(random.randrange(100_000), 1), timeout=1):
             break
@@ -179,8 +179,13 @@ ATTACKS = [
 
 
 def attacker(number, ports, stop, counts):
-    """One hostile client: every attack in turn, on the processes in turn, until ``stop``."""
-    addresses = (f"127.66.{number}.{k % 250 + 1}" for k in itertools.count())
+    """One hostile client: every attack in turn, on the processes in turn, until ``stop``.
+
+    A client is one network (one address), as 50 bots on 50 machines would be:
+    the per-network limits meet it as they would meet them. Its banned flood
+    comes from the banned network.
+    """
+    addresses = itertools.repeat(f"127.66.{number // 250}.{number % 250 + 1}")
     for k in itertools.count(number):
         if stop.is_set():
             return
