@@ -57,6 +57,11 @@ def parse_args(argv=None):
     parser.add_argument("--rate", type=float, default=100, help="honest changes per second in all (default 100)")
     parser.add_argument("--hostile", type=int, default=50, help="hostile clients (default 50)")
     parser.add_argument("--processes", type=int, default=2, help="daphne processes (default 2)")
+    parser.add_argument(
+        "--per-attack",
+        action="store_true",
+        help="instead: the servers' CPU while the attackers make one kind of attack at a time (12 s each), no players",
+    )
     return parser.parse_args(argv)
 
 
@@ -278,8 +283,43 @@ def run(options, hostile):
     return figures
 
 
+def per_attack(options, seconds=12):
+    """One JSON line per kind of attack: the servers' CPU while every attacker makes only that one."""
+    with ShippedStack(options.processes) as servers:
+        servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
+        for attack in ATTACKS:
+            stop, counts = threading.Event(), Counter()
+
+            def repeat(number, attack=attack, stop=stop, counts=counts):
+                source = f"127.66.{number // 250}.{number % 250 + 1}"
+                for k in itertools.count():
+                    if stop.is_set():
+                        return
+                    try:
+                        attack(servers.ports[k % len(servers.ports)], source)
+                        counts["attacks"] += 1
+                    except (OSError, TimeoutError, raw.HandshakeRefused, http.client.HTTPException):
+                        counts["failed"] += 1
+
+            threads = [threading.Thread(target=repeat, args=(n,), daemon=True) for n in range(options.hostile)]
+            before, started = sum(stack.cpu_seconds(pid) for pid in servers.server_pids), time.monotonic()
+            for thread in threads:
+                thread.start()
+            time.sleep(seconds)
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+            cpu = sum(stack.cpu_seconds(pid) for pid in servers.server_pids) - before
+            share = round(100 * cpu / (time.monotonic() - started), 1)
+            print(json.dumps({"attack": attack.__name__, "server_cpu_pct": share, **counts}), flush=True)
+            time.sleep(3)
+
+
 def main(argv=None):
     options = parse_args(argv)
+    if options.per_attack:
+        per_attack(options)
+        return
     attacked = run(options, options.hostile)
     clean = run(options, 0)
     figures = {
