@@ -13,6 +13,7 @@ import websockets
 from board.management.serving import LocalRedis
 from board.store import state
 from board.store.state import Status
+from harness import raw
 from harness.players import ConnectionClosed, NetPlayer
 from harness.servers import BASE_DIR
 from tests.nginx import Nginx
@@ -202,5 +203,35 @@ async def test_nginx_answers_a_state_flood_429_and_the_page_and_changes_keep_wor
     assert get_from(proxy, "/b/main/state", "127.0.0.5")[0] == 200
     carol = await NetPlayer(proxy.url, local_address="127.0.0.5").join()
     await carol.send_set(42, 1)
+    assert (await carol.receive_result())[2] == state.Status.APPLIED
+    await carol.leave()
+
+
+async def test_nginx_refuses_a_flood_of_socket_openings_before_daphne_and_others_still_play(daphnes, nginx):
+    (server,) = daphnes(1, TRUSTED_PROXIES="127.0.0.1/32")
+    proxy = nginx([server.port])
+
+    def open_and_close():
+        sock = raw.RawSocket(proxy.port, "127.0.0.7")
+        try:
+            sock.open()
+        except raw.HandshakeRefused as refused:
+            return refused.status, refused.response
+        finally:
+            sock.close()
+        return 101, b""
+
+    outcomes = []
+    for _ in range(100):
+        outcomes.append(await asyncio.to_thread(open_and_close))
+        if outcomes[-1][0] == 429:
+            break
+    statuses = [status for status, _ in outcomes]
+    # The burst of 30 passes (then daphne's own limit of 60 a minute would
+    # follow); past it nginx answers 429 itself, without asking daphne.
+    assert statuses[-1] == 429 and statuses.count(101) >= 30
+    assert b"nginx" in outcomes[-1][1]
+    carol = await NetPlayer(proxy.url, local_address="127.0.0.8").join()
+    await carol.send_set(43, 1)
     assert (await carol.receive_result())[2] == state.Status.APPLIED
     await carol.leave()
