@@ -44,6 +44,7 @@ if __package__ in (None, ""):
 from benchmarks import broadcast, stack  # noqa: E402
 from board.live import protocol  # noqa: E402
 from harness import raw  # noqa: E402
+from harness.nginx import Nginx  # noqa: E402
 
 BANNED = "127.99.0.0/24"
 # Switches benchmarks/stack.py sets to turn the change limits off; left out here.
@@ -58,6 +59,11 @@ def parse_args(argv=None):
     parser.add_argument("--hostile", type=int, default=50, help="hostile clients (default 50)")
     parser.add_argument("--processes", type=int, default=2, help="daphne processes (default 2)")
     parser.add_argument(
+        "--through-nginx",
+        action="store_true",
+        help="everyone (players and attackers) through the shipped nginx site, as deployed",
+    )
+    parser.add_argument(
         "--per-attack",
         action="store_true",
         help="instead: the servers' CPU while the attackers make one kind of attack at a time (12 s each), no players",
@@ -66,13 +72,44 @@ def parse_args(argv=None):
 
 
 class ShippedStack(stack.Stack):
-    """The benchmark stack with the change limits left at their shipped defaults too."""
+    """The benchmark stack with the change limits left at their shipped defaults too.
+
+    With ``through_nginx``, the shipped nginx site runs in front of the
+    processes, and ``front_urls`` / ``front_ports`` are its own.
+    """
+
+    def __init__(self, processes, through_nginx=False):
+        super().__init__(processes)
+        self.through_nginx = through_nginx
+        self.nginx = None
 
     def env(self):
         env = super().env()
         for name in LIMIT_SWITCHES:
             env.pop(name, None)
+        if self.through_nginx:
+            env["TRUSTED_PROXIES"] = "127.0.0.1/32"
         return env
+
+    def start(self):
+        super().start()
+        if self.through_nginx:
+            front = self.directory / "nginx"
+            self.nginx = Nginx(front, self.ports, front / "static", worker_connections=16384).start()
+        return self
+
+    def stop(self):
+        if self.nginx is not None:
+            self.nginx.stop()
+        super().stop()
+
+    @property
+    def front_urls(self):
+        return [self.nginx.url] if self.nginx else self.urls
+
+    @property
+    def front_ports(self):
+        return [self.nginx.port] if self.nginx else self.ports
 
 
 # -- the attacks, each from a network of its own --------------------------------------
@@ -250,11 +287,11 @@ def run(options, hostile):
         ["--clients", str(options.clients), "--senders", str(options.clients), "--rate", str(options.rate)]
         + ["--duration", str(options.seconds), "--processes", str(options.processes)]
     )
-    with ShippedStack(options.processes) as servers:
+    with ShippedStack(options.processes, options.through_nginx) as servers:
         servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
         meter = broadcast.Meter(servers.server_pids, servers.redis_pid())
         here, there = multiprocessing.Pipe()
-        attackers = multiprocessing.Process(target=hostile_main, args=(hostile, servers.ports, there))
+        attackers = multiprocessing.Process(target=hostile_main, args=(hostile, servers.front_ports, there))
         attacks = {}
 
         def attack_once_playing(_sample):
@@ -264,7 +301,7 @@ def run(options, hostile):
                 attackers.start()
 
         try:
-            figures = broadcast.measure(played, servers.urls, meter, servers.redis.url, attack_once_playing)
+            figures = broadcast.measure(played, servers.front_urls, meter, servers.redis.url, attack_once_playing)
         finally:
             if attackers.pid is not None:
                 here.send("stop")

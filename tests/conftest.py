@@ -175,7 +175,7 @@ def static_root(tmp_path_factory):
 @pytest.fixture
 def nginx(tmp_path, static_root):
     """Start nginx (deploy/nginx/checkboxes.conf) in front of the given daphne ports; stops it after."""
-    from tests.nginx import Nginx
+    from harness.nginx import Nginx
 
     started = []
 

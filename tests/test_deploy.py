@@ -14,9 +14,9 @@ from board.management.serving import LocalRedis
 from board.store import state
 from board.store.state import Status
 from harness import raw
+from harness.nginx import Nginx
 from harness.players import ConnectionClosed, NetPlayer
 from harness.servers import BASE_DIR
-from tests.nginx import Nginx
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 

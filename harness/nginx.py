@@ -1,4 +1,4 @@
-"""Debian's nginx, run by tests as a child process with deploy/nginx/checkboxes.conf.
+"""Debian's nginx, run by tests and benchmarks as a child process with deploy/nginx/checkboxes.conf.
 
 The site file is used as shipped; only what must differ on a test machine is
 replaced: the port it listens on, the daphne ports, and the static root.
@@ -27,7 +27,7 @@ worker_processes 1;
 {user}
 pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
-events {{ worker_connections 1024; }}
+events {{ worker_connections {worker_connections}; }}
 http {{
     {mime_types}
     default_type application/octet-stream;
@@ -66,8 +66,9 @@ def site_config(port, upstream_ports, static_root, cache_dir):
 
 
 class Nginx:
-    def __init__(self, directory, upstream_ports, static_root):
+    def __init__(self, directory, upstream_ports, static_root, worker_connections=1024):
         self.directory = Path(directory)
+        self.worker_connections = worker_connections
         self.port = free_port()
         self.upstream_ports = upstream_ports
         self.static_root = static_root
@@ -85,6 +86,7 @@ class Nginx:
         mime_types = Path("/etc/nginx/mime.types")
         main = MAIN_CONFIG.format(
             tmp=self.directory,
+            worker_connections=self.worker_connections,
             # Workers of a root master would run as nobody, who cannot read a test's tmp directory.
             user="user root;" if os.geteuid() == 0 else "",
             mime_types=f"include {mime_types};" if mime_types.exists() else "",
