@@ -343,6 +343,7 @@ def summarise(options, sent, reports, final):
         "slow_resyncs": sum(report["resyncs"]["slow"] for report in reports),
         "slow_reconnects": sum(report["reconnects"] for report in reports),
         "error_frames": sum(report["errors"] for report in reports),
+        "closed_clients": sum(report["closed"] for report in reports),
         "state_503s": sum(report["unavailable"] for report in reports),
     }
 

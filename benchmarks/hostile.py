@@ -377,6 +377,10 @@ def main(argv=None):
         "clean_server_cpu_pct": clean["server_cpu_pct"],
         "clean_lost": clean["lost"],
         "clean_converged": clean["converged"],
+        "converged_clients": attacked["converged_clients"],
+        "closed_clients": attacked["closed_clients"],
+        "resyncs": attacked["resyncs"],
+        "error_frames": attacked["error_frames"],
         "changes_applied": attacked["changes_applied"],
         "changes_refused": attacked["changes_refused"],
         # Honest changes never answered: ``lost`` counts only UPDATEs of applied ones.
