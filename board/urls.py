@@ -9,5 +9,6 @@ urlpatterns = [
     path("b/<slug:slug>/", views.board, name="board"),
     path("b/<slug:slug>/state", views.board_state, name="state"),
     path("healthz", views.health, name="health"),
+    path("readyz", views.ready, name="ready"),
     path("favicon.ico", views.favicon, name="favicon"),
 ]

@@ -1,7 +1,10 @@
 import functools
 
+import redis
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from django.conf import settings
+from django.db import DatabaseError, connection
 from django.http import Http404, HttpResponse
 from django.middleware.gzip import re_accepts_gzip as ACCEPTS_GZIP
 from django.shortcuts import get_object_or_404, redirect, render
@@ -160,7 +163,49 @@ async def health(request):
         await state.async_client().ping()
     except state.REDIS_ERRORS:
         return HttpResponse("redis unreachable\n", status=503, content_type="text/plain")
-    problems = [problem for board_hub in hub.local_hubs() for problem in board_hub.problems()]
+    except redis.ResponseError as error:
+        # Redis 7 answers even PING with MISCONF after a failed save: it is
+        # there and refusing writes, which is for /readyz to report.
+        if not state.refused(error):
+            raise
+    return _answer(_hub_problems())
+
+
+@require_safe
+async def ready(request):
+    """For load balancers choosing where to send players: can this process do its work right now?
+
+    200 when Redis accepts a write (not only answers: at maxmemory, after a
+    failed save or on a replica it refuses them), the database answers, every
+    hub has its channel-layer subscription, and every hub's loops work; else
+    503 with each reason on a line.
+    """
+    problems = []
+    try:
+        await state.async_client().set(state.readiness_key(hub.PROCESS_ID), "1", ex=60)
+    except state.TRANSIENT_ERRORS as error:
+        problems.append(f"redis refuses writes: {error}")
+    try:
+        await _database_answers()
+    except DatabaseError as error:
+        problems.append(f"database: {error}")
+    problems += [
+        f"hub {board_hub.board.slug}: not subscribed" for board_hub in hub.local_hubs() if not board_hub.subscribed
+    ]
+    return _answer(problems + _hub_problems())
+
+
+@database_sync_to_async
+def _database_answers():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+
+
+def _hub_problems():
+    return [problem for board_hub in hub.local_hubs() for problem in board_hub.problems()]
+
+
+def _answer(problems):
     if problems:
         return HttpResponse("".join(f"{problem}\n" for problem in problems), status=503, content_type="text/plain")
     return HttpResponse("ok\n", content_type="text/plain")

@@ -310,7 +310,7 @@ def test_the_oracle_agrees_with_the_documented_examples():
 # -- HTTP: bad paths, methods and slugs are 4xx, never 5xx ------------------------------
 
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
-ENDPOINTS = ["/", "/b/main/", "/b/main/state", "/healthz"]
+ENDPOINTS = ["/", "/b/main/", "/b/main/state", "/healthz", "/readyz"]
 BAD_PATHS = [
     "/b/no-such-board/",
     "/b/no-such-board/state",

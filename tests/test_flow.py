@@ -269,3 +269,36 @@ async def test_a_hub_loop_that_raises_is_logged_and_runs_again(caplog):
     assert len(calls) == 2
     assert "The test loop of board main failed; restarting it" in caplog.text
     await alice.leave()
+
+
+# -- readiness ------------------------------------------------------------------
+
+
+async def test_readiness_is_503_while_redis_refuses_writes_and_200_again_after(rf):
+    alice = await join()
+    for _ in range(50):  # the hub subscribes in the background
+        if (await views.ready(rf.get("/readyz"))).status_code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert (await views.ready(rf.get("/readyz"))).status_code == 200
+    client = state.async_client()
+    await client.config_set("maxmemory", 1)
+    try:
+        refused = await views.ready(rf.get("/readyz"))
+        # Liveness stays: the process runs and Redis answers.
+        assert (await views.health(rf.get("/healthz"))).status_code == 200
+    finally:
+        await client.config_set("maxmemory", 0)
+    assert refused.status_code == 503
+    assert b"redis refuses writes" in refused.content
+    assert (await views.ready(rf.get("/readyz"))).status_code == 200
+    await alice.leave()
+
+
+async def test_readiness_is_503_when_a_hub_loop_keeps_failing(rf):
+    alice = await join()
+    board_hub = await hub.hub_for("main")
+    board_hub._failures["writer"] = deque([time.monotonic()] * hub.FAILURES_PER_MINUTE)
+    response = await views.ready(rf.get("/readyz"))
+    assert response.status_code == 503 and b"writer: failed" in response.content
+    await alice.leave()

@@ -647,6 +647,9 @@ async def test_redis_refusing_writes_for_a_few_seconds_then_recovering(stack, by
     with failure(stack):
         _, _, status, _ = await alice.change(next(_boxes))
         assert status == Status.UNAVAILABLE
+        # Not ready (a load balancer sends newcomers elsewhere), but alive.
+        assert await asyncio.to_thread(http_status, stack.attacked.url + "/readyz") == 503
+        assert await asyncio.to_thread(http_status, stack.attacked.url + "/healthz") == 200
         # Through a few beacons, periodic snapshots and a tally flush.
         await asyncio.sleep(6)
         _, _, status, _ = await alice.change(next(_boxes))
@@ -657,6 +660,7 @@ async def test_redis_refusing_writes_for_a_few_seconds_then_recovering(stack, by
     while (entry := await alice.change(index))[2] != Status.APPLIED and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
     assert entry[2] == Status.APPLIED
+    assert await asyncio.to_thread(http_status, stack.attacked.url + "/readyz") == 200
     version = entry[3]
     await until(lambda: any(b["version"] >= version for b in alice.beacons()), 15, "beacon after the outage")
     newer = sync_to_async(lambda: Snapshot.objects.filter(board__slug="main", version__gte=version).exists())
@@ -671,6 +675,14 @@ async def test_redis_refusing_writes_for_a_few_seconds_then_recovering(stack, by
         assert len(lines) <= 8, "\n".join(lines)
         assert tracebacks <= 1
     await assert_the_board_still_works(stack, bystanders)
+
+
+def http_status(url):
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
 
 
 # -- handshakes refused ------------------------------------------------------------

@@ -201,6 +201,11 @@ class BoardHub:
                 pass
 
     @property
+    def subscribed(self):
+        """Whether this hub hears the other processes' events (its channel joined the board's group)."""
+        return self._channel is not None
+
+    @property
     def players(self):
         """Players on this board: this process's sockets now, others' as of the last beat."""
         return self.players_elsewhere + len(self.sockets)
@@ -299,6 +304,7 @@ class BoardHub:
                 logger.exception("Handling the hub event %r failed", message.get("type"))
 
     async def _join_group(self):
+        self._channel = None  # until the new subscription holds: /readyz says so
         group, failing = events.group_name(self.board.slug), False
         while True:
             try:

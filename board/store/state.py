@@ -322,6 +322,11 @@ def _script_keys(slug):
     return [*keys(slug), changelog_key(slug)]
 
 
+def readiness_key(process):
+    """What /readyz writes to prove Redis takes writes (it expires on its own)."""
+    return f"{settings.REDIS_PREFIX}:readyz:{process}"
+
+
 def presence_key(slug):
     return f"{settings.REDIS_PREFIX}:{{{slug}}}:presence"
 
