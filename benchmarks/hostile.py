@@ -220,20 +220,20 @@ ATTACKS = [
 ]
 
 
-def attacker(number, ports, stop, counts):
-    """One hostile client: every attack in turn, on the processes in turn, until ``stop``.
+def attacker(number, ports, stop, counts, attacks=ATTACKS):
+    """One hostile client: each of ``attacks`` in turn, on the processes in turn, until ``stop``.
 
     A client is one network (one address), as 50 bots on 50 machines would be:
     the per-network limits meet it as they would meet them. Its banned flood
     comes from the banned network.
     """
-    addresses = itertools.repeat(f"127.66.{number // 250}.{number % 250 + 1}")
+    source = f"127.66.{number // 250}.{number % 250 + 1}"
     for k in itertools.count(number):
         if stop.is_set():
             return
-        attack = ATTACKS[k % len(ATTACKS)]
+        attack = attacks[k % len(attacks)]
         try:
-            attack(ports[k % len(ports)], next(addresses))
+            attack(ports[k % len(ports)], source)
             counts[attack.__name__] += 1
         except (OSError, TimeoutError, raw.HandshakeRefused, http.client.HTTPException):
             counts[f"{attack.__name__}_failed"] += 1
@@ -326,19 +326,10 @@ def per_attack(options, seconds=12):
         servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
         for attack in ATTACKS:
             stop, counts = threading.Event(), Counter()
-
-            def repeat(number, attack=attack, stop=stop, counts=counts):
-                source = f"127.66.{number // 250}.{number % 250 + 1}"
-                for k in itertools.count():
-                    if stop.is_set():
-                        return
-                    try:
-                        attack(servers.ports[k % len(servers.ports)], source)
-                        counts["attacks"] += 1
-                    except (OSError, TimeoutError, raw.HandshakeRefused, http.client.HTTPException):
-                        counts["failed"] += 1
-
-            threads = [threading.Thread(target=repeat, args=(n,), daemon=True) for n in range(options.hostile)]
+            threads = [
+                threading.Thread(target=attacker, args=(n, servers.ports, stop, counts, [attack]), daemon=True)
+                for n in range(options.hostile)
+            ]
             before, started = sum(stack.cpu_seconds(pid) for pid in servers.server_pids), time.monotonic()
             for thread in threads:
                 thread.start()
