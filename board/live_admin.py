@@ -57,6 +57,7 @@ def live_figures(request):
     return JsonResponse(
         {
             "now": now,
+            "players": None if processes is None else sum(_sockets(entry) for entry in processes),
             "minutes": None if minutes is None else [_minute(minute, boards) for minute, boards in minutes],
             "boards": _boards(processes or [], minutes or [], now),
             "processes": None if processes is None else [_process(entry, now) for entry in processes],
@@ -101,6 +102,10 @@ def _refused(outcomes):
     return sum(changes for outcome, changes in outcomes.items() if outcome in REFUSALS)
 
 
+def _sockets(entry):
+    return sum(figures["sockets"] for figures in entry["boards"].values())
+
+
 def _process(entry, now):
     boards = entry["boards"].values()
     changes = sum(figures["changes"] for figures in boards)
@@ -110,7 +115,7 @@ def _process(entry, now):
         "host": entry["host"],
         "started": entry["started"],
         "uptime": None if entry["started"] is None else now - entry["started"],
-        "sockets": sum(figures["sockets"] for figures in boards),
+        "sockets": _sockets(entry),
         "boards": {slug: figures["sockets"] for slug, figures in entry["boards"].items()},
         "lag_ms": round(max((figures["lag"] for figures in boards), default=0) * 1000, 1),
         "changes_per_second": round(changes / seconds, 1) if seconds else 0,

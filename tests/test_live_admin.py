@@ -1,21 +1,27 @@
 """The staff's live page: who may open it, and its figures against what real servers did under known load."""
 
 import asyncio
+import itertools
 import json
+import re
 import time
 
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.urls import reverse
+from playwright.async_api import expect
 
 from board import moderation
-from board.live import report, tally
+from board.live import hub, report, tally
 from board.models import Board, Snapshot
 from board.store import snapshots, state
 from board.store.state import Status
 from harness.players import NetPlayer
 from tests.conftest import use_redis
+from tests.players import Player
+from tests.test_experience import axe_violations
+from tests.test_moderator_browser import log_in
 
 PAGE = reverse("admin:board_board_live")
 FIGURES = reverse("admin:board_board_live_figures")
@@ -97,6 +103,28 @@ async def test_the_hour_adds_up_every_boards_outcomes_per_minute(moderator_clien
     assert state.sync_client().ttl(key) > 59 * 60
 
 
+@pytest.mark.django_db(transaction=True)
+async def test_a_hubs_report_counts_its_sockets_changes_and_fan_out_lag():
+    board = await sync_to_async(Board.objects.default)()
+    alice, bob = await Player().join(board), await Player().join(board)
+    for index in range(5):
+        await alice.send_set(index, 1)
+        await alice.receive_result()
+    await bob.wait_for_version(5)  # the fan-out wrote bob's frames
+    board_hub = await hub.hub_for("main")
+
+    await board_hub.report.write(hub.PROCESS_ID, len(board_hub.sockets))
+    (process,) = await sync_to_async(report.processes)()
+
+    figures = process["boards"]["main"]
+    assert process["process"] == hub.PROCESS_ID and process["started"] <= time.time()
+    assert (figures["sockets"], figures["changes"]) == (2, 5)
+    assert 0 < figures["lag"] < 30
+    assert (board_hub.report.changes, board_hub.report.lag) == (0, 0)  # counted afresh after the report
+    await alice.leave()
+    await bob.leave()
+
+
 @pytest.mark.django_db
 def test_redis_memory_is_shown_against_its_limit(moderator_client):
     client = state.sync_client()
@@ -156,7 +184,7 @@ async def test_the_figures_count_what_players_did_on_a_real_server(daphnes, mode
     )
 
     assert (hour_total(found, "applied"), hour_total(found, "refused")) == (12, 3)
-    assert board_row(found, "main")["players"] == 2
+    assert board_row(found, "main")["players"] == found["players"] == 2
     (process,) = found["processes"]
     assert process["sockets"] == 2 and process["boards"] == {"main": 2}
     assert process["lag_ms"] >= 0 and process["uptime"] > 0
@@ -178,3 +206,48 @@ async def test_two_processes_report_their_own_sockets_and_a_dead_ones_report_exp
     assert board_row(found, "main")["players"] == 1
     assert len(report.processes()) == 1
     await players[0].leave()
+
+
+# -- in a real browser -------------------------------------------------------------------------
+
+
+async def keep_playing(players, stop):
+    """Each player checks the next box in turn, a few a second, until told to stop."""
+    for index in itertools.count():
+        if stop.is_set():
+            return
+        player = players[index % len(players)]
+        await player.send_set(index, 1)
+        await player.receive_result(timeout=10)
+        await player.ack()
+        await asyncio.sleep(0.25)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+async def test_the_page_shows_the_load_move_in_a_real_browser_without_reloading(browser, daphnes, moderator, tmp_path):
+    (server,) = daphnes(1)
+    page = await log_in(browser, server.url, "erin")
+    await page.click("text=Live")
+    await expect(page.locator("h1")).to_have_text("Live")
+    await expect(page.locator("#live-players")).to_have_text("0", timeout=15_000)
+    await expect(page.locator("#live-changes")).to_have_text("0")
+    await page.evaluate("window.sameDocument = true")
+
+    players = [await NetPlayer(server.url).join() for _ in range(2)]
+    stop = asyncio.Event()
+    playing = asyncio.create_task(keep_playing(players, stop))
+    try:
+        await expect(page.locator("#live-players")).to_have_text("2", timeout=30_000)
+        await expect(page.locator("#live-changes")).to_have_text(re.compile(r"^[1-9]"), timeout=30_000)
+        await expect(page.locator("#live-processes tbody")).to_contain_text("main (2)")
+        await expect(page.locator("#live-boards tbody tr").first).to_contain_text("main")
+        await expect(page.locator("#live-chart rect.live-applied")).to_have_count(60)
+        assert await page.evaluate("window.sameDocument") is True  # moved without a reload
+        assert await axe_violations(page) == []
+        await page.screenshot(path=tmp_path / "admin-live.png", full_page=False)
+    finally:
+        stop.set()
+        await playing
+    for player in players:
+        await player.leave()

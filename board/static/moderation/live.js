@@ -61,8 +61,7 @@ function fillTable(body, items, fill) {
 
 function showNow(figures) {
   const minutes = figures.minutes;
-  const boards = figures.boards;
-  els.players.textContent = count(boards.reduce((sum, board) => sum + board.players, 0));
+  els.players.textContent = count(figures.players);
   els.changes.textContent = minutes ? count(minutes.at(-1).applied) : "unavailable";
   els.refused.textContent = minutes ? count(minutes.at(-1).refused) : "unavailable";
   els.rate.textContent = minutes ? (minutes.at(-2).applied / 60).toFixed(1) : "unavailable";
