@@ -45,7 +45,8 @@ class Tally:
     def __init__(self, slug):
         self.slug = slug
         self._counts = Counter()
-        self._outcomes = Counter()
+        # Indexed by status (0 to 7, in order): an IntEnum key of a dict costs a Python-level hash per change.
+        self._outcomes = [0] * len(Status)
 
     def count(self, network_label):
         if network_label is not None:
@@ -58,8 +59,8 @@ class Tally:
 
     async def flush(self):
         counts, self._counts = self._counts, Counter()
-        outcomes, self._outcomes = self._outcomes, Counter()
-        if not counts and not outcomes:
+        outcomes, self._outcomes = self._outcomes, [0] * len(Status)
+        if not counts and not any(outcomes):
             return
         minute = int(time.time() // 60)
         key, outcomes_key = _key(self.slug, minute), _outcomes_key(minute)
@@ -68,9 +69,10 @@ class Tally:
                 pipe.hincrby(key, network, changes)
             if counts:
                 pipe.expire(key, (settings.BOARD_TALLY_MINUTES + 1) * 60)
-            for status, changes in outcomes.items():
-                pipe.hincrby(outcomes_key, f"{self.slug} {Status(status).name.lower()}", changes)
-            if outcomes:
+            for status, changes in zip(Status, outcomes, strict=True):
+                if changes:
+                    pipe.hincrby(outcomes_key, f"{self.slug} {status.name.lower()}", changes)
+            if any(outcomes):
                 pipe.expire(outcomes_key, OUTCOME_MINUTES * 60)
             await pipe.execute()
 
