@@ -241,6 +241,8 @@ async def test_the_page_shows_the_load_move_in_a_real_browser_without_reloading(
         await expect(page.locator("#live-players")).to_have_text("2", timeout=30_000)
         await expect(page.locator("#live-changes")).to_have_text(re.compile(r"^[1-9]"), timeout=30_000)
         await expect(page.locator("#live-processes tbody")).to_contain_text("main (2)")
+        await expect(page.locator("#live-processes tbody")).to_contain_text(re.compile(r"\d ms"))
+        await expect(page.locator("#live-memory")).to_contain_text("no limit")
         await expect(page.locator("#live-boards tbody tr").first).to_contain_text("main")
         await expect(page.locator("#live-chart rect.live-applied")).to_have_count(60)
         assert await page.evaluate("window.sameDocument") is True  # moved without a reload

@@ -189,6 +189,11 @@ function show(figures) {
 }
 
 async function poll() {
+  // A page in a background tab asks for nothing; it catches up when shown again.
+  if (document.hidden) {
+    setTimeout(poll, POLL_MS);
+    return;
+  }
   try {
     const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
     if (response.redirected || !response.ok) {
