@@ -371,7 +371,8 @@ class BoardHub:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._flush_wakeup.clear()
-            runs, self._outbox = self._outbox, []
+            # Taken with the runs: runs relayed during this fan-out start the next one's lag.
+            runs, self._outbox, since = self._outbox, [], self._outbox_since
             self._last_flush = loop.time()
             started = time.thread_time()
             for frame in protocol.update_frames(runs):
@@ -380,7 +381,7 @@ class BoardHub:
                 for consumer in list(self.sockets):
                     await _each(consumer, consumer.send_update, frame, wire)
             if runs:
-                self.report.fanned_out(time.monotonic() - self._outbox_since)
+                self.report.fanned_out(time.monotonic() - since)
             # With thousands of sockets a fan-out takes a while; frames then
             # come less often than every tick (carrying more changes each), so
             # fanning out stays within its share of the process's CPU and
