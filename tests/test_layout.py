@@ -16,7 +16,15 @@ LAYERS = [
     {"board.history", "board.live"},
     {"board.moderation"},
     # Django's entry points: whatever they need.
-    {"board.admin", "board.history_admin", "board.views", "board.urls", "board.routing", "board.checks"},
+    {
+        "board.admin",
+        "board.history_admin",
+        "board.live_admin",
+        "board.views",
+        "board.urls",
+        "board.routing",
+        "board.checks",
+    },
     {"board.asgi"},
     {"board.apps", "board.templatetags", "board.management", "board.migrations"},
 ]

@@ -374,6 +374,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self._send_results(out, epoch)
 
     async def _send_results(self, entries, epoch=0):
+        self.hub.tally.answered(entries)  # every change's outcome, refusals too (the staff's live page)
         await self._send(protocol.encode_results(entries, epoch))
 
     async def storage_lost(self):

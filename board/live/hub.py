@@ -10,7 +10,8 @@ process, so the group has one member per process, not one per player. It:
 - publishes each batch of applied changes once to the group, and relays the
   batches of every process to its local sockets as one binary UPDATE frame per
   tick (the flusher), skipping sockets that have fallen too far behind;
-- every few seconds records its player count in Redis and tells its sockets the
+- every few seconds records its player count and its figures for the staff's
+  live page (board/live/report.py) in Redis, and tells its sockets the
   board's player total and version (the beacon), so a client that missed a
   frame, or a Redis that came back empty, is noticed even when the board is idle.
 
@@ -45,7 +46,7 @@ from django.conf import settings
 from ..models import Board
 from ..store import changelog, snapshots, state
 from ..store.state import Status
-from . import bans, events, limits, protocol, tally, transport
+from . import bans, events, limits, protocol, report, tally, transport
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +135,8 @@ class BoardHub:
         self._layer = get_channel_layer()
         self._channel = None
         self.tally = tally.Tally(board.slug)
+        self.report = report.Report(board.slug)
+        self._outbox_since = 0.0
 
     def start(self):
         if self._tasks:
@@ -260,6 +263,7 @@ class BoardHub:
             await self.storage_lost()
             return
         await self._answer(batch, list(zip(applied.statuses, applied.versions(), strict=True)), applied.epoch)
+        self.report.applied(applied.to_version - applied.from_version)
         if applied.to_version > applied.from_version:
             await self._broadcast(applied, changes)
 
@@ -350,6 +354,8 @@ class BoardHub:
         self._stopping = asyncio.ensure_future(self.stop())
 
     def _relay(self, run):
+        if not self._outbox:
+            self._outbox_since = time.monotonic()  # the fan-out lag counts from here
         self._outbox.append(run)
         self._flush_wakeup.set()
 
@@ -365,7 +371,8 @@ class BoardHub:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._flush_wakeup.clear()
-            runs, self._outbox = self._outbox, []
+            # Taken with the runs: runs relayed during this fan-out start the next one's lag.
+            runs, self._outbox, since = self._outbox, [], self._outbox_since
             self._last_flush = loop.time()
             started = time.thread_time()
             for frame in protocol.update_frames(runs):
@@ -373,6 +380,8 @@ class BoardHub:
                 wire = transport.frame(frame)
                 for consumer in list(self.sockets):
                     await _each(consumer, consumer.send_update, frame, wire)
+            if runs:
+                self.report.fanned_out(time.monotonic() - since)
             # With thousands of sockets a fan-out takes a while; frames then
             # come less often than every tick (carrying more changes each), so
             # fanning out stays within its share of the process's CPU and
@@ -449,6 +458,7 @@ class BoardHub:
         try:
             await limits.ledger().heartbeat()
             self.players_elsewhere = await self._players_elsewhere()
+            await self.report.write(PROCESS_ID, len(self.sockets))  # the staff's live page
         except redis.ResponseError as error:
             if not state.refused(error):
                 raise
