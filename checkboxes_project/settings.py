@@ -235,15 +235,22 @@ BOARD_MAX_FRAME_BYTES = env_int("BOARD_MAX_FRAME_BYTES", 512, minimum=16)
 # daphne drops the connection (no close frame: the client sees 1006) on messages larger than this.
 DAPHNE_MAX_MESSAGE_BYTES = env_int("DAPHNE_MAX_MESSAGE_BYTES", 4096, minimum=64)
 
+# plain: one line a person reads; json: one JSON object per line for a log shipper (docs/operations.md, "Logs").
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"},
+        "json": {"()": "board.logs.JsonFormatter"},
+    },
     # While Redis is away messages repeat every second (tracebacks, 503s): once a minute is enough.
     "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
     # On the handler, so every logger's repeats are held back, the board's own
     # (a failing Redis, a flood of refused sockets) as much as the libraries'.
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["throttle"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["throttle"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},

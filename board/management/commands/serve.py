@@ -1,3 +1,4 @@
+import logging
 import os
 import signal
 import subprocess
@@ -6,6 +7,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from board.management.serving import LocalRedis, RedisNotFound, check_port_free, daphne_command
+
+logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):
@@ -28,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError(f"Cannot serve on {options['host']}:{options['port']}: {reason}.") from None
         local = self.start_local_redis()
         command = daphne_command(options["host"], options["port"])
-        self.stdout.write(self.style.SUCCESS(f"Serving on http://{options['host']}:{options['port']}/"))
+        self.say(f"Serving on http://{options['host']}:{options['port']}/")
         if local is None:
             # Nothing to clean up afterwards: become daphne, so that signals
             # and supervisors (systemd, tests, benchmarks) reach it directly.
@@ -52,11 +55,18 @@ class Command(BaseCommand):
         directory = settings.DATA_DIR / "redis"
         local = LocalRedis(directory, unix_socket=directory / "redis.sock", persistent=True)
         if local.ping():
-            self.stdout.write(f"Using the Redis already running at {local.url}")
+            self.say(f"Using the Redis already running at {local.url}")
             return None
         try:
             local.start()
         except (RedisNotFound, RuntimeError) as error:
             raise CommandError(str(error)) from error
-        self.stdout.write(self.style.SUCCESS(f"Started Redis at {local.url} (data in {directory})"))
+        self.say(f"Started Redis at {local.url} (data in {directory})")
         return local
+
+    def say(self, text):
+        """What serve is doing: a log line under LOG_FORMAT=json, so that all of the process's output is JSON."""
+        if settings.LOG_FORMAT == "json":
+            logger.info(text)
+        else:
+            self.stdout.write(self.style.SUCCESS(text))
