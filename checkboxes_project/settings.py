@@ -257,6 +257,38 @@ LOGGING = {
     },
 }
 
+# Error reporting through sentry-sdk (an optional package: requirements-sentry.lock);
+# nothing happens without a DSN. What is sent, and what is kept back, is in docs/privacy.md.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+# Set when SENTRY_DSN is given but sentry-sdk cannot be imported; board/apps.py
+# logs it once logging is set up, which it is not yet here.
+SENTRY_MISSING = False
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.django import DjangoIntegration
+        from sentry_sdk.integrations.logging import LoggingIntegration
+    except ImportError:
+        SENTRY_MISSING = True
+    else:
+        try:
+            sentry_sdk.init(
+                dsn=SENTRY_DSN,
+                environment=SENTRY_ENVIRONMENT,
+                # Only the integrations named here and the SDK's defaults: none that
+                # records Redis commands, whose keys name networks.
+                auto_enabling_integrations=False,
+                # ERROR records become events; no log lines ride along as
+                # breadcrumbs, since abuse lines name networks.
+                integrations=[DjangoIntegration(), LoggingIntegration(level=None)],
+                send_default_pii=False,
+                include_local_variables=False,
+                max_request_body_size="never",
+            )
+        except sentry_sdk.utils.BadDsn as error:
+            raise ImproperlyConfigured(f"SENTRY_DSN: {error}") from None
+
 # Abuse limits and proxies (docs/deployment.md). Each limit of 0, or an empty
 # list of rates, turns that limit off.
 # Changes one socket may make: count/seconds windows, all of which must have room.
