@@ -13,6 +13,14 @@ class UnknownPath(WebsocketDenier):
         await super().websocket_connect(message)
 
 
+class NoSockets(WebsocketDenier):
+    """Refuses (HTTP 403) every handshake, in a process that serves no sockets (CHECKBOXES_SERVE_SOCKETS=0)."""
+
+    async def websocket_connect(self, message):
+        log_refusal(self.scope, "no_sockets_here", "Refused a socket: this process serves no sockets (403).")
+        await super().websocket_connect(message)
+
+
 websocket_urlpatterns = [
     path("ws/b/<slug:slug>/", BoardConsumer.as_asgi()),
     # Any other path is refused in the handshake (HTTP 403): without a route,

@@ -257,6 +257,10 @@ LOGGING = {
     },
 }
 
+# Off for a process that serves only HTTP (the admin's: `manage.py serve --no-sockets`,
+# docs/deployment.md): it refuses every WebSocket handshake and so runs no hubs.
+SERVE_SOCKETS = env_bool("CHECKBOXES_SERVE_SOCKETS", True)
+
 # Error reporting through sentry-sdk (an optional package: requirements-sentry.lock);
 # nothing happens without a DSN. What is sent, and what is kept back, is in docs/privacy.md.
 SENTRY_DSN = env_str("SENTRY_DSN", "")

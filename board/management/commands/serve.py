@@ -20,6 +20,12 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default="127.0.0.1", help="Address to bind (default 127.0.0.1).")
         parser.add_argument("--port", type=int, default=8000, help="Port to bind (default 8000).")
+        parser.add_argument(
+            "--no-sockets",
+            action="store_true",
+            help="Serve HTTP only (the admin, pages) and refuse every WebSocket: a process for the admin "
+            "behind nginx (docs/deployment.md). The same as CHECKBOXES_SERVE_SOCKETS=0.",
+        )
 
     def handle(self, *args, **options):
         if not 0 < options["port"] < 65536:
@@ -29,9 +35,13 @@ class Command(BaseCommand):
         except OSError as error:
             reason = error.strerror or str(error)
             raise CommandError(f"Cannot serve on {options['host']}:{options['port']}: {reason}.") from None
+        if options["no_sockets"]:
+            # For daphne, which reads the settings anew.
+            os.environ["CHECKBOXES_SERVE_SOCKETS"] = "0"
+        http_only = options["no_sockets"] or not settings.SERVE_SOCKETS
         local = self.start_local_redis()
         command = daphne_command(options["host"], options["port"])
-        self.say(f"Serving on http://{options['host']}:{options['port']}/")
+        self.say(f"Serving on http://{options['host']}:{options['port']}/{' (no sockets)' if http_only else ''}")
         if local is None:
             # Nothing to clean up afterwards: become daphne, so that signals
             # and supervisors (systemd, tests, benchmarks) reach it directly.
