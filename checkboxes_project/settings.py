@@ -375,4 +375,7 @@ BOARD_UNDO_KEEP_HOURS = env_int("BOARD_UNDO_KEEP_HOURS", HISTORY_RETENTION_HOURS
 # `archivelog` moves older changes here, one gzip file per board per day, and
 # deletes files older than this many days (0 keeps them forever).
 HISTORY_ARCHIVE_DIR = Path(env_str("HISTORY_ARCHIVE_DIR", str(DATA_DIR / "history"))).resolve()
+# Most entries of the log and its archives one admin page of a box's history reads
+# (archive day files are read whole, so a page may read up to a day more); "Older changes" goes on.
+HISTORY_SCAN_ENTRIES = env_int("HISTORY_SCAN_ENTRIES", 200_000, minimum=1000)
 HISTORY_ARCHIVE_DAYS = env_int("HISTORY_ARCHIVE_DAYS", 30, minimum=0)

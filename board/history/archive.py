@@ -167,14 +167,19 @@ def read_newest_first(slug, before=None, keep=None):
     A day is read whole before its newest entry comes out: ``keep`` picks the
     entries worth holding on to, so a search holds only what it looks for.
     """
-    limit = None if before is None else id_key(before)
     for day in reversed(days(slug)):
-        kept = [
-            entry
-            for entry in _entries(path(slug, day))
-            if (limit is None or id_key(entry.id) < limit) and (keep is None or keep(entry))
-        ]
-        yield from reversed(kept)
+        yield from day_newest_first(slug, day, before, keep)
+
+
+def day_newest_first(slug, day, before=None, keep=None):
+    """One day file's entries older than id ``before`` that ``keep`` keeps, newest first; the file is read whole."""
+    limit = None if before is None else id_key(before)
+    kept = [
+        entry
+        for entry in _entries(path(slug, day))
+        if (limit is None or id_key(entry.id) < limit) and (keep is None or keep(entry))
+    ]
+    return reversed(kept)
 
 
 # -- writing ------------------------------------------------------------------
