@@ -7,6 +7,8 @@ limits on, and raw sockets (harness/raw.py) from 127.x addresses of their own.
 import itertools
 import json
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 
@@ -133,3 +135,16 @@ def test_the_plain_format_names_the_process_too(daphnes):
         time.sleep(0.1)
     line = next(line for line in server.log().splitlines() if "too_many_frames" in line)
     assert f"WARNING board.live.consumers [{server.pid}]: Closed a socket: too_many_frames (4429)." in line
+
+
+def test_a_traceback_is_one_field_of_its_line_and_a_repeat_is_held_back(daphnes, tmp_path):
+    # A database without its tables: every page fails with OperationalError, which Django logs at ERROR.
+    server = daphnes(LOG_FORMAT="json", DATABASE_URL=f"sqlite:///{tmp_path / 'empty.sqlite3'}")[0]
+    for path in ("/", "/", "/b/other/"):
+        with pytest.raises(urllib.error.HTTPError):
+            urllib.request.urlopen(f"{server.url}{path}", timeout=10)
+    found = wait_for(server, lambda entry: entry["message"] == "Internal Server Error: /b/other/")
+    errors = [entry for entry in found if entry["message"].startswith("Internal Server Error")]
+    assert [entry["message"] for entry in errors] == ["Internal Server Error: /", "Internal Server Error: /b/other/"]
+    assert all(entry["logger"] == "django.request" for entry in errors)
+    assert all("OperationalError: no such table" in entry["traceback"] for entry in errors)
