@@ -145,8 +145,6 @@ class BoardConsumer(AsyncWebsocketConsumer):
         if verdict == limits.OPENED:
             self.counted = True
             return True
-        error_code = SOCKET_REFUSALS[verdict][0]
-        self._log(logging.INFO, error_code, "Refused a socket: %s (%d).", error_code, protocol.CLOSE_TOO_MANY)
         await self._disconnect(protocol.CLOSE_TOO_MANY, *SOCKET_REFUSALS[verdict])
         return False
 
@@ -276,7 +274,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
         """Tell the client why, then close; frames still in flight are ignored."""
         if self.closing:
             return
-        if code in ABUSE_CLOSES and self.counted:
+        if not self.counted:
+            # Refused as it opened (too many sockets, opening too often): the limits at work.
+            self._log(logging.INFO, error_code, "Refused a socket: %s (%d).", error_code, code)
+        elif code in ABUSE_CLOSES:
             self._log(logging.WARNING, error_code, "Closed a socket: %s (%d).", error_code, code)
         await self._send(protocol.error(error_code, message))
         self.closing = True
