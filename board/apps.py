@@ -1,4 +1,9 @@
+import logging
+
 from django.apps import AppConfig
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 
 class BoardConfig(AppConfig):
@@ -12,3 +17,8 @@ class BoardConfig(AppConfig):
         from .models import Board
 
         post_delete.connect(moderation.board_deleted, sender=Board, dispatch_uid="board-deleted")
+        if settings.SENTRY_MISSING:
+            logger.warning(
+                "SENTRY_DSN is set but sentry-sdk is not installed, so errors are not reported: "
+                "pip install -r requirements-sentry.lock."
+            )

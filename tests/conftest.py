@@ -179,8 +179,9 @@ def nginx(tmp_path, static_root):
 
     started = []
 
-    def start(upstream_ports):
-        server = Nginx(tmp_path / f"nginx-{len(started)}", upstream_ports, static_root).start()
+    def start(upstream_ports, admin_port=None):
+        directory = tmp_path / f"nginx-{len(started)}"
+        server = Nginx(directory, upstream_ports, static_root, admin_port=admin_port).start()
         started.append(server)
         return server
 

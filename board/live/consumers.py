@@ -29,6 +29,8 @@ STRIKE_CLOSES = {
     Status.RATE_LIMITED: ("rate_limited", "Too many changes while told to slow down; disconnected."),
     Status.BANNED: ("banned", "Your network is banned from changing boxes; disconnected."),
 }
+# Closes that say a client misbehaved, logged (throttled, board/logs.py) with their reason.
+ABUSE_CLOSES = {protocol.CLOSE_TOO_MANY, protocol.CLOSE_TOO_MANY_BAD_FRAMES, protocol.CLOSE_NOT_READING}
 # A refused change waiting behind this socket's changes in flight, so that its
 # RESULTs keep the order of its SETs.
 IN_FLIGHT = None
@@ -272,6 +274,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
         """Tell the client why, then close; frames still in flight are ignored."""
         if self.closing:
             return
+        if not self.counted:
+            # Refused as it opened (too many sockets, opening too often): the limits at work.
+            self._log(logging.INFO, error_code, "Refused a socket: %s (%d).", error_code, code)
+        elif code in ABUSE_CLOSES:
+            self._log(logging.WARNING, error_code, "Closed a socket: %s (%d).", error_code, code)
         await self._send(protocol.error(error_code, message))
         self.closing = True
         await self._close(code)
@@ -287,6 +294,13 @@ class BoardConsumer(AsyncWebsocketConsumer):
         fields = {} if error.index is None else {"index": error.index}
         await self._send(protocol.error(error.code, error.message, **fields))
         if self.bad_frames.add(time.monotonic()) > settings.BOARD_MAX_BAD_FRAMES:
+            self._log(
+                logging.WARNING,
+                "bad_frames",
+                "Closed a socket: too many bad frames, the last %s (%d).",
+                error.code,
+                protocol.CLOSE_TOO_MANY_BAD_FRAMES,
+            )
             await self._close(protocol.CLOSE_TOO_MANY_BAD_FRAMES)
 
     async def _acknowledge(self, frames):
@@ -312,6 +326,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             # sent can only pile up in this process.
             self.closing = True
             self.frames_sent += 1
+            self._log(logging.WARNING, "not_reading", "Closed a socket: not_reading (%d).", protocol.CLOSE_NOT_READING)
             await self._raw(protocol.error("not_reading", "Too many frames left unacknowledged; disconnected."))
             await self._close(protocol.CLOSE_NOT_READING)
             return
@@ -333,9 +348,25 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     def drop(self):
         """Abort a connection whose unread bytes passed the bound: no close frame could reach it."""
+        if not self.closing:
+            self._log(
+                logging.WARNING,
+                "queued_bytes",
+                "Dropped a socket: more than %d bytes unread.",
+                settings.BOARD_MAX_QUEUED_BYTES,
+            )
         self.closing = True
         if self.writer is not None:
             self.writer.abort()
+
+    def _log(self, level, kind, message, *args):
+        """Log what happened to this socket, with its board and network; throttled per ``kind``, not per network.
+
+        One flood from a thousand networks is a line a minute per kind (and a
+        count of the rest), each line naming the network it was about.
+        """
+        extra = {"board": self.scope["url_route"]["kwargs"]["slug"], "network": self.network_label, "throttle": kind}
+        logger.log(level, f"{message} Board %s, network %s.", *args, extra["board"], extra["network"], extra=extra)
 
     # -- called by the hub ---------------------------------------------------
 
