@@ -52,8 +52,10 @@ JOINS = _counter("joins", "Sockets that joined a board (were sent its hello).", 
 CLOSES = _counter("closes", "Sockets that ended, by WebSocket close code (1006: dropped).", ["code"])
 CHANGES = _counter("changes", "Changes asked for, by outcome (the statuses of docs/protocol.md).", ["board", "outcome"])
 BAD_FRAMES = _counter("bad_frames", "Frames refused as malformed or unexpected, by error code.", ["code"])
-BATCH_SIZE = _histogram("batch_size", "Changes applied by one Lua call.", BATCH_BUCKETS)
-LUA_SECONDS = _histogram("lua_apply_seconds", "Wall time of one batch's Lua call to Redis.", SECONDS_BUCKETS)
+BATCH_SIZE = _histogram("batch_size", "Changes the writer sent to Redis together, in one Lua call.", BATCH_BUCKETS)
+LUA_SECONDS = _histogram(
+    "lua_apply_seconds", "Wall time of one Lua call applying a batch (refused too).", SECONDS_BUCKETS
+)
 TICK_SECONDS = _histogram("fanout_tick_seconds", "Wall time of one fan-out tick of a board.", SECONDS_BUCKETS)
 UPDATE_FRAMES = _counter("update_frames", "UPDATE frames the fan-out handed to sockets (lagging ones skip them).")
 LAGGING = _counter("lagging_sockets", "Times a socket fell too many frames behind and was paused.")

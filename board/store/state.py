@@ -672,8 +672,11 @@ async def aapply(board, changes, authors=None):
     try:
         try:
             started = time.perf_counter()
-            reply = await async_scripts().apply(keys=_script_keys(board.slug), args=args)
-            metrics.LUA_SECONDS.observe(time.perf_counter() - started)
+            try:
+                reply = await async_scripts().apply(keys=_script_keys(board.slug), args=args)
+            finally:
+                # Refusals and failures too: a Redis that takes long to say no is slow.
+                metrics.LUA_SECONDS.observe(time.perf_counter() - started)
             return _parse_applied(reply)
         except StateMissing:
             await aensure(board)
