@@ -90,7 +90,7 @@ async def _send_metrics(scope, send):
     if metrics.allowed(client, scope["headers"], settings.METRICS_ALLOWED_NETWORKS, settings.METRICS_TOKEN):
         status, (body, content_type) = 200, metrics.exposition()
     else:
-        status, body, content_type = 403, b"Metrics are not served to this address.\n", "text/plain"
+        status, body, content_type = 403, b"Metrics need an allowed network or the token.\n", "text/plain"
     headers = [
         (b"Content-Type", content_type.encode("latin-1")),
         (b"Content-Length", str(len(body)).encode()),
