@@ -1,6 +1,7 @@
 """Prometheus metrics (board/metrics.py): what two real processes count matches what their players did."""
 
 import asyncio
+import ipaddress
 import json
 import re
 import urllib.error
@@ -10,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import redis
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
@@ -19,7 +21,7 @@ from board.live import protocol
 from board.models import Board, Snapshot
 from board.store import state
 from board.store.state import Status
-from harness.players import NetPlayer
+from harness.players import NetPlayer, fetch_state
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
 
@@ -193,6 +195,23 @@ async def test_two_processes_count_exactly_what_their_players_did(daphnes):
     assert value(samples_a, "checkboxes_closes_total", code="4404") == 0
 
 
+async def test_a_redis_outage_is_counted_as_connection_errors_4503_closes_and_503_states(daphnes, own_redis):
+    (server,) = daphnes(1, REDIS_URL=own_redis.url, BOARD_BEACON_SECONDS=1)
+    alice = await NetPlayer(server.url).join()
+    own_redis.stop()
+    try:
+        assert await alice.closed_with(timeout=15) == protocol.CLOSE_UNAVAILABLE
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            await asyncio.to_thread(fetch_state, server.url)
+        assert refused.value.code == 503
+        samples = await eventually(server, lambda s: value(s, "checkboxes_closes_total", code="4503") == 1)
+    finally:
+        own_redis.start()
+    assert value(samples, "checkboxes_redis_errors_total", kind="ConnectionError") >= 1
+    assert value(samples, "checkboxes_state_requests_total", status="503") == 1
+    assert value(samples, "checkboxes_sockets", board="main") == 0
+
+
 async def test_the_snapshot_age_is_counted_from_the_newest_snapshot_in_the_database(daphnes):
     board = await sync_to_async(Board.objects.default)()
     bits, meta = await state.aread(board)
@@ -244,6 +263,67 @@ async def test_with_metrics_disabled_nothing_is_counted(daphnes):
     assert not [key for key in samples if key[0] == "checkboxes_changes_total"]
     assert value(samples, "checkboxes_batch_size_count") == 0
     await alice.leave()
+
+
+# -- who may read them, and how errors are named ------------------------------
+
+LOOPBACK = [ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1")]
+
+
+@pytest.mark.parametrize(
+    "client, headers, token, allowed",
+    [
+        ("127.0.0.1", [], "", True),
+        ("::1", [], "", True),
+        ("::ffff:127.0.0.1", [], "", True),
+        ("192.0.2.7", [], "", False),
+        ("", [], "", False),
+        ("127.0.0.1", [(b"x-forwarded-for", b"203.0.113.9")], "", False),
+        ("127.0.0.1", [(b"forwarded", b"for=203.0.113.9")], "", False),
+        ("192.0.2.7", [(b"authorization", b"Bearer s3cret")], "s3cret", True),
+        ("192.0.2.7", [(b"authorization", b"bearer s3cret")], "s3cret", True),
+        ("192.0.2.7", [(b"authorization", b"Bearer wrong")], "s3cret", False),
+        ("192.0.2.7", [(b"authorization", b"Basic s3cret")], "s3cret", False),
+        # No token set: an empty bearer lets nobody in.
+        ("192.0.2.7", [(b"authorization", b"Bearer ")], "", False),
+        ("127.0.0.1", [(b"x-forwarded-for", b"203.0.113.9"), (b"authorization", b"Bearer s3cret")], "s3cret", True),
+    ],
+)
+def test_who_may_read_the_metrics(client, headers, token, allowed):
+    assert metrics.allowed(client, headers, LOOPBACK, token) is allowed
+
+
+@pytest.mark.parametrize(
+    "error, kind",
+    [
+        (redis.exceptions.OutOfMemoryError("command not allowed when used memory > 'maxmemory'."), "OOM"),
+        (redis.exceptions.ReadOnlyError("You can't write against a read only replica."), "READONLY"),
+        (redis.ResponseError("MISCONF Redis is configured to save RDB snapshots"), "MISCONF"),
+        (redis.ResponseError("BUSY Redis is busy running a script."), "BUSY"),
+        (redis.ResponseError("wrong number of arguments for 'get' command"), "ResponseError"),
+        (redis.ConnectionError("Connection refused"), "ConnectionError"),
+        (redis.TimeoutError("Timeout reading from socket"), "TimeoutError"),
+    ],
+)
+def test_redis_errors_are_named_by_their_reply_prefix_or_class(error, kind):
+    assert metrics.redis_error_kind(error) == kind
+
+
+def test_a_redis_error_is_counted_once_however_many_layers_see_it():
+    def counted():
+        return metrics.REGISTRY.get_sample_value("checkboxes_redis_errors_total", {"kind": "ConnectionError"}) or 0
+
+    before = counted()
+    try:
+        try:
+            raise redis.ConnectionError("Connection refused")
+        except redis.ConnectionError as error:
+            metrics.redis_error(error)
+            raise state.StateUnavailable(str(error)) from error
+    except state.StateUnavailable as unavailable:
+        metrics.redis_error(unavailable)
+        metrics.redis_error(unavailable)
+    assert counted() == before + 1
 
 
 # -- what the dashboard and the docs name --------------------------------------
