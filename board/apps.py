@@ -13,8 +13,10 @@ class BoardConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete
 
-        from . import checks, moderation  # noqa: F401  (checks registers the system checks)
+        from . import checks, metrics, moderation  # noqa: F401  (checks registers the system checks)
         from .models import Board
+
+        metrics.configure(settings.METRICS_ENABLED)
 
         post_delete.connect(moderation.board_deleted, sender=Board, dispatch_uid="board-deleted")
         if settings.SENTRY_MISSING:

@@ -379,3 +379,11 @@ HISTORY_ARCHIVE_DIR = Path(env_str("HISTORY_ARCHIVE_DIR", str(DATA_DIR / "histor
 # (archive day files are read whole, so a page may read up to a day more); "Older changes" goes on.
 HISTORY_SCAN_ENTRIES = env_int("HISTORY_SCAN_ENTRIES", 200_000, minimum=1000)
 HISTORY_ARCHIVE_DAYS = env_int("HISTORY_ARCHIVE_DAYS", 30, minimum=0)
+
+# Metrics (docs/operations.md, "Metrics"): GET /metrics on every serving process
+# answers the peers in these networks, when it did not come through a proxy, and
+# any request with `Authorization: Bearer <METRICS_TOKEN>` when a token is set.
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Off only to measure what the metrics cost (benchmarks/broadcast.py, docs/performance.md).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)

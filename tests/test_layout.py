@@ -9,7 +9,7 @@ BOARD = Path(__file__).resolve().parent.parent / "board"
 
 # Lower layers first; a module may import its own layer and the layers below it.
 LAYERS = [
-    {"board.bitset", "board.numbers", "board.logs", "board.throttle"},
+    {"board.bitset", "board.numbers", "board.logs", "board.throttle", "board.metrics"},
     {"board.models"},
     {"board.store"},
     {"board.pictures"},

@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from .. import metrics
 from ..store import state
 from ..store.state import Status
 from . import bans, limits, network, protocol, transport
@@ -31,6 +32,8 @@ STRIKE_CLOSES = {
 }
 # Closes that say a client misbehaved, logged (throttled, board/logs.py) with their reason.
 ABUSE_CLOSES = {protocol.CLOSE_TOO_MANY, protocol.CLOSE_TOO_MANY_BAD_FRAMES, protocol.CLOSE_NOT_READING}
+# Frame errors that are changes refused, counted with the changes' outcomes.
+FRAME_OUTCOMES = {"index_out_of_range": Status.OUT_OF_RANGE, "bad_value": Status.BAD_VALUE}
 # A refused change waiting behind this socket's changes in flight, so that its
 # RESULTs keep the order of its SETs.
 IN_FLIGHT = None
@@ -54,6 +57,9 @@ class BoardConsumer(AsyncWebsocketConsumer):
     hub = None
     writer = None
     counted = False
+    # The code the socket closed with (ours, or the client's), for the closes metric.
+    close_code = None
+    close_recorded = False
     # Set once the socket is closing or gone: nothing more is sent or accepted.
     closing = False
     # While the socket joins (between attach and hello): the hub's frames for it, sent after the hello.
@@ -136,6 +142,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         joining, self.joining = self.joining, None
         await self._send(self._hello(hub, meta))
+        hub.joins.inc()
         for send, payload, wire in joining:
             await send(payload, wire)
 
@@ -164,11 +171,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code):
+        if self.close_code is None:
+            self.close_code = code
         await self._leave()
 
     async def _leave(self):
         """Leave the hub and give back the ledger slot; safe to call more than once."""
         self.closing = True
+        if not self.close_recorded:
+            self.close_recorded = True
+            metrics.CLOSES.labels(metrics.close_code(self.close_code or 1006)).inc()
         if self.hub is not None:
             self.hub.detach(self)
         if self.counted:
@@ -232,6 +244,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             self.hub.submit(self, change.index, change.value)
             return
         # Refused here, at O(1), without entering the board's write queue.
+        self.hub.outcomes[refusal].inc()
         entry = (change.index, change.value, refusal, 0)
         if self.pending:
             if len(self.pending) >= settings.BOARD_MAX_IN_FLIGHT * 4:
@@ -285,12 +298,19 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     async def _close(self, code):
         self.closing = True
+        if self.close_code is None:
+            self.close_code = code
         try:
             await self.close(code=code)
         except Disconnected:
             pass
 
     async def _refuse(self, error):
+        outcome = FRAME_OUTCOMES.get(error.code)
+        if outcome is None:
+            metrics.BAD_FRAMES.labels(error.code).inc()
+        else:
+            self.hub.outcomes[outcome].inc()
         fields = {} if error.index is None else {"index": error.index}
         await self._send(protocol.error(error.code, error.message, **fields))
         if self.bad_frames.add(time.monotonic()) > settings.BOARD_MAX_BAD_FRAMES:
@@ -355,6 +375,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
                 "Dropped a socket: more than %d bytes unread.",
                 settings.BOARD_MAX_QUEUED_BYTES,
             )
+            metrics.DROPPED.inc()
+            self.close_code = 1006
         self.closing = True
         if self.writer is not None:
             self.writer.abort()
@@ -381,6 +403,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             # The client stopped reading (or acking): stop queueing frames for it
             # instead of buffering without bound; it resyncs once it catches up.
             self.lagging = True
+            metrics.LAGGING.inc()
             return
         await self._send(frame, wire)
 
