@@ -12,11 +12,19 @@ LAYERS = [
     {"board.bitset", "board.numbers", "board.logs", "board.throttle"},
     {"board.models"},
     {"board.store"},
-    {"board.pictures"},
+    {"board.pictures", "board.sharing"},
     {"board.history", "board.live"},
     {"board.moderation"},
     # Django's entry points: whatever they need.
-    {"board.admin", "board.history_admin", "board.views", "board.urls", "board.routing", "board.checks"},
+    {
+        "board.admin",
+        "board.history_admin",
+        "board.views",
+        "board.urls",
+        "board.routing",
+        "board.checks",
+        "board.middleware",
+    },
     {"board.asgi"},
     {"board.apps", "board.templatetags", "board.management", "board.migrations"},
 ]
