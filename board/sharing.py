@@ -117,8 +117,10 @@ def draw(bits, size, title, checked):
     picture = pictures.picture(bits, size).convert("RGB")
     room = (PREVIEW_SIZE[0] - 2 * MARGIN, PREVIEW_SIZE[1] - MARGIN - TEXT_BAND)
     picture = _fit(picture, room)
-    canvas.paste(picture, ((PREVIEW_SIZE[0] - picture.width) // 2, MARGIN + (room[1] - picture.height) // 2))
+    left, top = (PREVIEW_SIZE[0] - picture.width) // 2, MARGIN + (room[1] - picture.height) // 2
+    canvas.paste(picture, (left, top))
     pen = ImageDraw.Draw(canvas)
+    pen.rectangle((left - 1, top - 1, left + picture.width, top + picture.height), outline=pictures.BEYOND)
     bottom = PREVIEW_SIZE[1] - TEXT_BAND + 20
     pen.text((MARGIN, bottom), title, fill=INK, font=ImageFont.load_default(size=44))
     line = f"{checked:,} of {size:,} checked"
@@ -127,12 +129,10 @@ def draw(bits, size, title, checked):
 
 
 def _fit(picture, room):
-    """Scaled to fit ``room``: by a whole factor when it grows (boxes stay square), averaged when it shrinks."""
+    """Scaled to fill ``room``: boxes grow as sharp squares (a pixel apart at most), or are averaged when shrunk."""
     from PIL import Image
 
     scale = min(room[0] / picture.width, room[1] / picture.height)
-    if scale >= 1:
-        factor = math.floor(scale)
-        return picture.resize((picture.width * factor, picture.height * factor), Image.Resampling.NEAREST)
-    size = (max(1, round(picture.width * scale)), max(1, round(picture.height * scale)))
-    return picture.resize(size, Image.Resampling.BOX)
+    size = (max(1, math.floor(picture.width * scale)), max(1, math.floor(picture.height * scale)))
+    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
+    return picture.resize(size, resample)

@@ -5,12 +5,16 @@ import re
 import time
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.utils import timezone
 from PIL import Image
+from playwright.async_api import expect
 
 from board import sharing
 from board.models import Board
 from board.store import state
+from tests.pages import open_board, wait_until_live
+from tests.test_experience import axe_violations
 
 pytestmark = pytest.mark.django_db
 
@@ -86,7 +90,8 @@ def test_the_list_reads_every_boards_figures_in_one_round_trip(client, main_boar
 
 def test_the_board_page_links_to_the_list(client, main_board):
     html = client.get("/").content.decode()
-    assert '<a href="/boards/" class="button">All boards</a>' in html
+    link = re.search(r'<a href="/boards/" class="button">(.*?)</a>', html)
+    assert link and '<span class="label">All boards</span>' in link.group(1)
 
 
 # -- og: tags ----------------------------------------------------------------------
@@ -190,3 +195,24 @@ def test_an_unknown_board_or_path_gets_the_projects_own_404_page(client, setting
     html = response.content.decode()
     assert '<h1 class="title">No board here</h1>' in html
     assert "Django" not in html and "URLconf" not in html
+
+
+# -- in a browser -------------------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("color_scheme", ["light", "dark"])
+async def test_a_player_goes_from_the_board_to_the_list_and_on_to_another_board(browser, daphnes, color_scheme):
+    await sync_to_async(Board.objects.default)()
+    await sync_to_async(Board.objects.create)(slug="art", title="Pixel art", size=400)
+    (server,) = daphnes(1)
+    page = await open_board(browser, server.url, color_scheme=color_scheme)
+    await page.get_by_role("link", name="All boards").click()
+    await expect(page).to_have_url(server.url + "/boards/")
+    await expect(page.get_by_role("row", name=re.compile("Pixel art"))).to_contain_text("400")
+    assert await axe_violations(page) == []
+    await page.get_by_role("link", name="Pixel art").click()
+    await wait_until_live(page)
+    await expect(page.locator("h1")).to_have_text("Pixel art")
