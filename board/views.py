@@ -40,7 +40,6 @@ def boards(request):
     return render(request, "board/boards.html", {"rows": sharing.listed(Board.objects.all())})
 
 
-@csrf_exempt
 @require_safe
 async def preview(request, slug):
     """The board's link preview (``og:image``): a PNG drawn at most once a minute per board and process.

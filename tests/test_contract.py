@@ -187,6 +187,14 @@ async def test_a_change_sent_after_the_retry_after_is_not_refused(settings):
     await alice.leave()
 
 
+def test_the_page_says_a_rate_limited_entrys_version_is_the_wait_in_milliseconds():
+    row = next(line for line in PAGE.read_text().splitlines() if line.startswith("| 6 | `RATE_LIMITED`"))
+    version = row.rstrip(" |").rsplit("|", 1)[1].strip()
+    assert version.startswith("the retry-after: milliseconds until a change from you would be allowed")
+    assert version.endswith("0 when the server has no estimate")
+    assert f"| {int(Status.RATE_LIMITED)} | `RATE_LIMITED`" in row
+
+
 def test_the_page_states_the_change_buckets_the_server_ships():
     # In-process tests run with the limits off: the shipped values, as a fresh process reads them.
     shipped = default_settings("BOARD_CHANGE_BUCKET", "BOARD_NETWORK_CHANGE_BUCKET", "BOARD_WIDE_NETWORK_CHANGE_BUCKET")
