@@ -72,6 +72,21 @@ def env_rates(name, default):
     return sorted(rates, key=lambda rate: rate[1])
 
 
+def env_bucket(name, default):
+    """A token bucket written ``capacity/refill``: ``40/6`` holds 40 and refills 6 a second. Empty means none."""
+    raw = env_str(name, default).strip()
+    if not raw:
+        return None
+    capacity, _, rate = raw.partition("/")
+    try:
+        bucket = (int(capacity), float(rate))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: {raw!r} is not capacity/refill per second, e.g. 40/6.") from None
+    if bucket[0] < 1 or not 0 < bucket[1] < float("inf"):
+        raise ImproperlyConfigured(f"{name}: {raw!r} needs a capacity of at least 1 and a refill above 0.")
+    return bucket
+
+
 def env_networks(name, default):
     """IP networks in CIDR notation, comma-separated; a bare address is its own network."""
     try:
@@ -109,6 +124,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    # Under DEBUG, the project's own 404 page in place of Django's debug page.
+    "board.middleware.NotFoundPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -295,12 +312,15 @@ if SENTRY_DSN:
 
 # Abuse limits and proxies (docs/deployment.md). Each limit of 0, or an empty
 # list of rates, turns that limit off.
-# Changes one socket may make: count/seconds windows, all of which must have room.
-BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
-# Changes all sockets of one network together may make, counted in Redis across processes.
-BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
+# Changes one socket may make, as a token bucket: capacity/refill per second.
+# 40/6: a person clicking 12 a second for 3 s, or 5 a second for minutes, is
+# never refused; a bot sending 20 a second is refused within 3 s, then held to 6.
+BOARD_CHANGE_BUCKET = env_bucket("BOARD_CHANGE_BUCKET", "40/6")
+# Changes all sockets of one network together may make, shared in Redis across
+# processes. Looser: a network (a home, an office) holds several people.
+BOARD_NETWORK_CHANGE_BUCKET = env_bucket("BOARD_NETWORK_CHANGE_BUCKET", "120/15")
 # Changes all sockets of one wide IPv6 network (BOARD_IPV6_WIDE_PREFIX) may make together.
-BOARD_WIDE_NETWORK_RATE_LIMITS = env_rates("BOARD_WIDE_NETWORK_RATE_LIMITS", "100/1,1000/15,3000/60")
+BOARD_WIDE_NETWORK_CHANGE_BUCKET = env_bucket("BOARD_WIDE_NETWORK_CHANGE_BUCKET", "600/75")
 # Changes refused (rate limited or banned) within a minute before the socket is closed (4429).
 BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
 # Frames of any kind one socket may send, per fixed window; past them it is closed (4429).

@@ -34,11 +34,11 @@ def static_files(static_root):
 # are off unless a test turns them on (tests/test_limits.py). Real daphne
 # processes (harness/servers.py) run with the shipped limits.
 LIMITS_OFF = {
-    "BOARD_RATE_LIMITS": [],
-    "BOARD_NETWORK_RATE_LIMITS": [],
+    "BOARD_CHANGE_BUCKET": None,
+    "BOARD_NETWORK_CHANGE_BUCKET": None,
     "BOARD_MAX_SOCKETS_PER_NETWORK": 0,
     "BOARD_NEW_SOCKETS_PER_MINUTE": 0,
-    "BOARD_WIDE_NETWORK_RATE_LIMITS": [],
+    "BOARD_WIDE_NETWORK_CHANGE_BUCKET": None,
     "BOARD_MAX_SOCKETS_PER_WIDE_NETWORK": 0,
     "BOARD_FRAME_LIMITS": [],
     "BOARD_PING_LIMITS": [],

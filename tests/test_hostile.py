@@ -42,8 +42,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 # The switches harness/servers.py uses to turn the abuse limits off: left out here.
 LIMIT_SWITCHES = (
-    "BOARD_RATE_LIMITS",
-    "BOARD_NETWORK_RATE_LIMITS",
+    "BOARD_CHANGE_BUCKET",
+    "BOARD_NETWORK_CHANGE_BUCKET",
     "BOARD_MAX_SOCKETS_PER_NETWORK",
     "BOARD_NEW_SOCKETS_PER_MINUTE",
 )

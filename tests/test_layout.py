@@ -12,7 +12,7 @@ LAYERS = [
     {"board.bitset", "board.numbers", "board.logs", "board.throttle", "board.metrics"},
     {"board.models"},
     {"board.store"},
-    {"board.pictures"},
+    {"board.pictures", "board.sharing"},
     {"board.history", "board.live"},
     {"board.moderation"},
     # Django's entry points: whatever they need.
@@ -24,6 +24,7 @@ LAYERS = [
         "board.urls",
         "board.routing",
         "board.checks",
+        "board.middleware",
     },
     {"board.asgi"},
     {"board.apps", "board.templatetags", "board.management", "board.migrations"},

@@ -102,7 +102,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.pings = limits.Windows(settings.BOARD_PING_LIMITS)
         self.bad_frames = limits.Strikes()
         self.strikes = limits.Strikes()
-        self.changes = limits.ChangeWindow(settings.BOARD_RATE_LIMITS)
+        self.changes = limits.ChangeBucket(settings.BOARD_CHANGE_BUCKET)
         # This socket's changes in the hub's queue and the refusals held behind them.
         self.pending = deque()
         self.in_flight = 0
@@ -237,15 +237,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
     # -- changes -------------------------------------------------------------
 
     async def _change(self, change):
-        refusal = await self._refusal(change)
+        refusal, wait = await self._refusal(change)
         if refusal is None:
             self.in_flight += 1
             self.pending.append(IN_FLIGHT)
             self.hub.submit(self, change.index, change.value)
             return
-        # Refused here, at O(1), without entering the board's write queue.
+        # Refused here, at O(1), without entering the board's write queue. A
+        # refused entry's version is the milliseconds to wait (0: no estimate).
         self.hub.outcomes[refusal].inc()
-        entry = (change.index, change.value, refusal, 0)
+        entry = (change.index, change.value, refusal, wait)
         if self.pending:
             if len(self.pending) >= settings.BOARD_MAX_IN_FLIGHT * 4:
                 await self._disconnect(protocol.CLOSE_TOO_MANY, *STRIKE_CLOSES[Status.RATE_LIMITED])
@@ -257,25 +258,29 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self._strike(refusal)
 
     async def _refusal(self, change):
-        """Why a valid change is refused before it reaches the board, or None to let it through."""
+        """Why a valid change is refused before it reaches the board and the milliseconds to wait, or (None, 0)."""
         self.hub.tally.count(self.network_label)
         if await self.ban.banned(self.network):
-            return Status.BANNED
+            return Status.BANNED, 0
+        if self.in_flight >= settings.BOARD_MAX_IN_FLIGHT:
+            # Its wait is the server's, not a rate: no estimate.
+            return Status.RATE_LIMITED, 0
         now = time.monotonic()
-        if self.in_flight >= settings.BOARD_MAX_IN_FLIGHT or not self.changes.has_room(now):
-            return Status.RATE_LIMITED
-        if not await self._network_allows():
-            return Status.RATE_LIMITED
+        wait = self.changes.wait(now) or await self._network_wait()
+        if wait:
+            return Status.RATE_LIMITED, wait
         self.changes.take(now)
-        return None
+        return None, 0
 
-    async def _network_allows(self):
-        network_limited = self.network is not None and settings.BOARD_NETWORK_RATE_LIMITS
-        if network_limited and not await limits.budget().allow(self.network):
-            return False
-        if self.wide_network is not None and settings.BOARD_WIDE_NETWORK_RATE_LIMITS:
-            return await limits.wide_budget().allow(self.wide_network)
-        return True
+    async def _network_wait(self):
+        """Milliseconds until the network (and its wide network) may change a box; 0 counts this change."""
+        if self.network is not None and settings.BOARD_NETWORK_CHANGE_BUCKET:
+            wait = await limits.budget().wait(self.network)
+            if wait:
+                return wait
+        if self.wide_network is not None and settings.BOARD_WIDE_NETWORK_CHANGE_BUCKET:
+            return await limits.wide_budget().wait(self.wide_network)
+        return 0
 
     async def _strike(self, refusal):
         """A client that keeps sending while refused is not listening: disconnect it."""
