@@ -377,7 +377,14 @@ class SnapshotAdmin(admin.ModelAdmin):
     @admin.display(description="picture")
     def thumbnail(self, snapshot):
         url = reverse("admin:board_snapshot_thumbnail", args=[snapshot.pk])
-        return format_html('<img class="board-thumbnail" src="{}" alt="Snapshot #{}" loading="lazy">', url, snapshot.pk)
+        width, height = pictures.thumbnail_size(snapshot.size)
+        return format_html(
+            '<img class="board-thumbnail" src="{}" alt="Snapshot #{}" width="{}" height="{}" loading="lazy">',
+            url,
+            snapshot.pk,
+            width,
+            height,
+        )
 
     @admin.display(description="picture")
     def picture(self, snapshot):
@@ -455,7 +462,7 @@ def picture_html(name, pk, size, alt):
     """A board's overview linking to its full picture; pressing a part of it zooms in (moderation/pictures.js)."""
     urls = {kind: reverse(f"admin:board_{name}_{kind}", args=[pk]) for kind in ("picture", "overview", "zoom")}
     width, height = pictures.layout(size)
-    shown = pictures.overview_factor(size)
+    shown_width, shown_height = pictures.overview_size(size)
     return format_html(
         '<div class="board-zoomable" data-zoom="{zoom}" data-size="{size}" data-width="{width}" data-height="{height}"'
         ' data-factor="{factor}" data-max-scale="{scale}" data-max-side="{side}">'
@@ -468,12 +475,12 @@ def picture_html(name, pk, size, alt):
         size=size,
         width=width,
         height=height,
-        factor=shown,
+        factor=pictures.overview_factor(size),
         scale=pictures.MAX_SCALE,
         side=pictures.REGION_MAX_SIDE,
         alt=alt,
-        w=-(-width // shown),
-        h=-(-height // shown),
+        w=shown_width,
+        h=shown_height,
         legend=pictures.overview_legend(size),
     )
 

@@ -329,10 +329,10 @@ def _player(board, data):
         "frames": data["frames"],
         "last": data["frames"] - 1,
         "fps": data["fps"],
-        "size": pictures.picture_size(board.size),
+        "size": pictures.overview_size(board.size),
         "since": format_moment(data["since"]),
         "until": format_moment(data["until"]),
-        "legend": pictures.legend(board.size),
+        "legend": pictures.overview_legend(board.size),
         "command": command,
     }
 

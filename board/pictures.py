@@ -37,7 +37,8 @@ ROW_WIDTHS = (8, 16, 40, 80, 200, 400, 800, 1000, 2000, 4000, 8000, 10_000, 20_0
 # Beyond this many boxes the admin shows a density picture instead of one
 # pixel per box (a browser would struggle with 100 million pixels).
 PICTURE_MAX_BOXES = 4_000_000
-THUMBNAIL_SIDE = 160
+# The snapshot list shows thumbnails at their own size (admin.css): one pixel of the picture per pixel on screen.
+THUMBNAIL_SIDE = 96
 # The admin's overview fits the width its pages give a picture (admin.css).
 OVERVIEW_SIDE = 800
 # A block holding a single checked box is at least this far from unchecked to
@@ -139,6 +140,13 @@ def overview(bits, size):
 def overview_factor(size):
     """Boxes across one pixel of :func:`overview`."""
     return 1 if max(layout(size)) <= OVERVIEW_SIDE else shrink_factor(size, OVERVIEW_SIDE)
+
+
+def overview_size(size):
+    """``(width, height)`` of :func:`overview` for a board of ``size`` boxes."""
+    width, height = layout(size)
+    factor = overview_factor(size)
+    return math.ceil(width / factor), math.ceil(height / factor)
 
 
 @dataclass(frozen=True)
@@ -245,6 +253,13 @@ def thumbnail(bits, size, side=THUMBNAIL_SIDE):
     if max(width, height) <= side:
         return image(bits, size)
     return density(bits, size, side)
+
+
+def thumbnail_size(size, side=THUMBNAIL_SIDE):
+    """``(width, height)`` of :func:`thumbnail` for a board of ``size`` boxes."""
+    width, height = layout(size)
+    factor = shrink_factor(size, side)
+    return math.ceil(width / factor), math.ceil(height / factor)
 
 
 def png(img):

@@ -289,8 +289,8 @@ def test_the_timelapse_frames_go_from_the_windows_start_to_its_end(moderator_cli
     last = moderator_client.get(frame_url + f"&frame={frames - 1}")
 
     assert first["Content-Type"] == "image/png" and first["Cache-Control"] == "private, max-age=3600"
-    assert png_of(first).tobytes() == pictures.picture(drawing, board.size).convert("RGB").tobytes()
-    assert png_of(last).tobytes() == pictures.picture(bits(board), board.size).convert("RGB").tobytes()
+    assert png_of(first).tobytes() == pictures.overview(drawing, board.size).convert("RGB").tobytes()
+    assert png_of(last).tobytes() == pictures.overview(bits(board), board.size).convert("RGB").tobytes()
     assert first["Timelapse-Moment"] == format_moment(since.replace(microsecond=since.microsecond // 1000 * 1000))
     assert first["Timelapse-Moment"] < last["Timelapse-Moment"]
 

@@ -157,9 +157,12 @@ def check_window(board, since, until):
 
 
 def frame(board, since, until, count, k):
-    """Frame ``k`` (from 0) of a timelapse of ``count`` frames, as ``(picture, moment)``."""
+    """Frame ``k`` (from 0) of a timelapse of ``count`` frames, as ``(picture, moment)``.
+
+    The picture is the admin's overview (``pictures.overview``): it fits the page, and a sparse board still shows.
+    """
     moment = moment_of(since, until, count, k)
-    return pictures.picture(bits_at(board, moment), board.size), moment
+    return pictures.overview(bits_at(board, moment), board.size), moment
 
 
 def _start(board, since, until):

@@ -96,11 +96,14 @@ function setUp(frame) {
 
   overview.addEventListener("click", (event) => {
     event.preventDefault(); // the link opens the whole picture; a press zooms
-    const shown = overview.getBoundingClientRect();
-    const across = Math.ceil(board.width / board.factor) * board.factor;
-    const down = Math.ceil(board.height / board.factor) * board.factor;
-    const column = clamp(Math.floor(((event.clientX - shown.left) / shown.width) * across), 0, board.width - 1);
-    const row = clamp(Math.floor(((event.clientY - shown.top) / shown.height) * down), 0, board.height - 1);
+    // offsetX/Y and clientWidth/Height leave out the picture's border. A pixel of a shrunk overview
+    // is a block of boxes: the press means the middle of its block.
+    const pixel = (offset, shown, pixels) => clamp(Math.floor((offset / shown) * pixels), 0, pixels - 1);
+    const middle = (at) => at * board.factor + Math.floor(board.factor / 2);
+    const across = Math.ceil(board.width / board.factor);
+    const down = Math.ceil(board.height / board.factor);
+    const column = Math.min(board.width - 1, middle(pixel(event.offsetX, overview.clientWidth, across)));
+    const row = Math.min(board.height - 1, middle(pixel(event.offsetY, overview.clientHeight, down)));
     box.value = String(Math.min(board.size - 1, row * board.width + column));
     zoomAt(row, column);
   });
