@@ -137,10 +137,8 @@ def boards(board, times):
 def bits_at(board, moment):
     """The board's bitset at ``moment``, replayed from the newest snapshot before it and the log."""
     replay, entries = _start(board, moment, moment)
-    mark = changelog.milliseconds(moment)
+    # The log is read up to ``moment``'s millisecond, inclusive: what boards() applies before that frame.
     for entry in entries:
-        if changelog.id_key(entry.id)[0] > mark:
-            break
         replay.apply(entry)
     return replay.frame(moment)
 
