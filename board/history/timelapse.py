@@ -17,7 +17,6 @@ before its own moment, so no request holds more than one frame.
 """
 
 import io
-import itertools
 from datetime import timedelta
 
 from .. import bitset, pictures
@@ -167,7 +166,7 @@ def _start(board, since, until):
     """A replay from the newest snapshot at or before ``since``, and the log's entries it still needs."""
     snapshot = board.snapshots.filter(created__lte=since, size=board.size).first()
     if snapshot is None:
-        return _from_the_start(board, queries.entries(board, None, until))
+        return _from_the_start(board, until)
     replay = Replay(board, snapshot.bits(), snapshot.version)
     return replay, queries.entries(board, snapshot.created - CLOCK_MARGIN, until)
 
@@ -176,15 +175,14 @@ def _nothing_changed(board, since, until):
     return TimelapseError(f"Nothing changed on {board} between {format_moment(since)} and {format_moment(until)}.")
 
 
-def _from_the_start(board, entries):
-    """A replay of the whole log: of an empty board if the log starts with the board's creation."""
-    first = next(entries, None)
-    if first is None:
-        return Replay(board), iter(())
+def _from_the_start(board, until):
+    """A replay of the log up to ``until``: of an empty board if the log starts with the board's creation."""
+    # The log's first entry, even when it comes after ``until``: before it was created, the board was as
+    # empty as it started.
+    first = next(queries.entries(board), None)
     empty = isinstance(first, Reset) and first.reason == "created"
-    # Before it was created, the board was as empty as it started.
     replay = Replay(board, bytes(bitset.byte_length(board.size))) if empty else Replay(board)
-    return replay, itertools.chain([first], entries)
+    return replay, queries.entries(board, None, until)
 
 
 def render(board, since, until, frames=60, fps=10, kind="GIF", progress=None):
