@@ -50,10 +50,10 @@ def png_response(img, cache_seconds=0):
     return response
 
 
-def picture_urls(name, pk):
-    """The picture views of a board (``name`` "board") or snapshot, each as ``path()`` would route it."""
+def picture_urls(name, view):
+    """The routes to ``view`` for each picture of a board (``name`` "board") or snapshot: whole, overview, zoom."""
     return [
-        path(f"<path:object_id>/{kind}.png", pk, {"kind": kind}, name=f"board_{name}_{kind}")
+        path(f"<path:object_id>/{kind}.png", view, {"kind": kind}, name=f"board_{name}_{kind}")
         for kind in ("picture", "overview", "zoom")
     ]
 

@@ -196,10 +196,13 @@ def _page(model_admin, request, board, name, form, extra):
 
 
 def _unavailable(form, error):
+    form.add_error(None, _sentence(error))
+
+
+def _sentence(error):
     if isinstance(error, state.StateUnavailable):
-        form.add_error(None, "Redis did not answer; try again in a moment.")
-    else:
-        form.add_error(None, str(error))
+        return "Redis did not answer; try again in a moment."
+    return str(error)
 
 
 def box_history(model_admin, request, object_id):
@@ -356,8 +359,7 @@ def timelapse_frame(model_admin, request, object_id):
     except timelapse.TimelapseError as error:
         return HttpResponse(str(error), status=409, content_type="text/plain")
     except (state.StateUnavailable, ArchiveError) as error:
-        message = "Redis did not answer; try again in a moment." if isinstance(error, state.StateUnavailable) else error
-        return HttpResponse(str(message), status=503, content_type="text/plain")
+        return HttpResponse(_sentence(error), status=503, content_type="text/plain")
     response = HttpResponse(pictures.png(img), content_type="image/png")
     response["Cache-Control"] = f"private, max-age={FRAME_CACHE_SECONDS}"
     response["Timelapse-Moment"] = format_moment(moment)

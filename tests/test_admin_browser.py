@@ -15,6 +15,7 @@ from board import pictures
 from board.models import Board, Snapshot
 from board.store import snapshots, state
 from board.store.state import Author
+from tests.test_experience import axe_violations
 from tests.test_moderator_browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -76,6 +77,26 @@ async def test_pressing_a_sparse_boards_picture_zooms_into_that_region(browser, 
     await mod.locator(".board-zoom-box").press("Enter")
     await expect(caption).to_have_text("Boxes 600,600–999,999: 400 boxes of each row of 1,000, 400 rows, 2 px per box")
     assert mod.url.endswith(f"/admin/board/board/{board.pk}/change/")
+    assert await axe_violations(mod) == []
+
+
+async def test_a_snapshots_picture_zooms_on_its_page_and_before_a_restore(browser, daphnes, moderator):
+    board, _, _ = await vandalised()
+    snapshot = await Snapshot.objects.filter(board=board).afirst()
+    (server,) = daphnes(1)
+    mod = await log_in(browser, server.url, "erin")
+
+    for path in (f"{snapshot.pk}/change/", f"{snapshot.pk}/restore/"):
+        await mod.goto(f"{server.url}/admin/board/snapshot/{path}")
+        await mod.locator(".board-zoom-box").first.fill("120")
+        await mod.locator(".board-zoom-box").first.press("Enter")
+        # Box 120 is row 0, column 120 of rows of 400: the middle of the region's top row.
+        caption = mod.locator(".board-zoom figcaption").first
+        await expect(caption).to_have_text("Boxes 70–39,769: 100 boxes of each row of 400, 100 rows, 8 px per box")
+        zoomed = mod.locator("img.board-zoom-picture").first
+        await expect(zoomed).to_have_js_property("complete", True)
+        assert await zoomed.evaluate("img => img.naturalWidth") == 800, path
+        assert f"/admin/board/snapshot/{snapshot.pk}/zoom.png?" in await zoomed.get_attribute("src")
 
 
 async def test_the_timelapse_player_fetches_frames_one_by_one_and_steps_through_them(browser, daphnes, moderator):
@@ -111,6 +132,7 @@ async def test_the_timelapse_player_fetches_frames_one_by_one_and_steps_through_
     await expect(play).to_have_text("Pause")
     await expect(picture).to_have_attribute("data-frame", "11", timeout=20_000)
     await expect(play).to_have_text("Play")  # it stops at the last frame
+    assert await axe_violations(mod) == []
 
     asked = {int(re.search(r"frame=(\d+)", url)[1]) for url in frames}
     assert asked == set(range(12))
