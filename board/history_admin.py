@@ -368,7 +368,7 @@ def timelapse_frame(model_admin, request, object_id):
 
 def inline_picture(img, size, alt):
     """A board picture inside the page (it belongs to this one request), with the legend the admin's pictures have."""
-    width, height = pictures.picture_size(size)
+    width, height = pictures.overview_size(size)
     source = "data:image/png;base64," + base64.b64encode(pictures.png(img)).decode()
     return format_html(
         '<img class="board-picture" src="{}" alt="{}" width="{}" height="{}"><p class="help">{} Orange-red: {}.</p>',
@@ -376,6 +376,6 @@ def inline_picture(img, size, alt):
         alt,
         width,
         height,
-        pictures.legend(size),
+        pictures.overview_legend(size),
         alt[0].lower() + alt[1:],
     )

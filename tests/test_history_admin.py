@@ -14,7 +14,7 @@ from PIL import Image
 
 from board import pictures
 from board.history.moments import format_moment
-from board.models import Snapshot
+from board.models import Board, Snapshot
 from board.store import changelog, snapshots, state
 from board.store.state import Author
 
@@ -163,9 +163,22 @@ def test_a_networks_changes_page_shows_counts_and_a_picture_of_the_boxes_it_touc
     assert '<dd id="changes-count">20</dd>' in html and '<dd id="changes-boxes">20</dd>' in html
     assert html.count("<code>bad0bad0bad0</code>") == 20
     shown = inline_image(html).convert("RGB")
-    expected = pictures.picture(bytes(12) + bytes([0x0F, 0xFF, 0xFF]) + bytes(12_485), board.size)
+    expected = pictures.overview(bytes(12) + bytes([0x0F, 0xFF, 0xFF]) + bytes(12_485), board.size)
     assert shown.tobytes() == expected.convert("RGB").tobytes()
     assert "Revert its changes since then…" in html and "Ban it…" in html
+
+
+def test_a_single_change_on_a_million_boxes_shows_on_the_changes_picture(moderator_client):
+    board = Board.objects.create(slug="million", size=1_000_000)
+    state.apply(board, [(51_234, 1)], [VANDAL])
+
+    html = moderator_client.get(url(board, "changes"), {"network": "2001:db8:66:1::1", "since": "1h"}).content.decode()
+
+    shown = inline_image(html).convert("RGB")
+    assert shown.size == (500, 500)  # the overview: blocks of 2×2 boxes, any checked one marked
+    assert shown.getpixel((234 // 2, 51 // 2)) != pictures.UNCHECKED
+    assert shown.getpixel((0, 0)) == pictures.UNCHECKED
+    assert "Orange-red: the boxes it changed." in html
 
 
 def test_the_changes_of_a_network_that_changed_nothing_say_so(moderator_client, vandalised):
