@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-from . import history_admin, moderation, pictures
+from . import history_admin, live_admin, moderation, pictures
 from .live import tally
 from .live.bans import BanList
 from .models import Ban, Board, Snapshot, ban_network
@@ -129,6 +129,7 @@ class BoardAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
+            *live_admin.urls(self),  # first: "live/" is no board's id
             *picture_urls("board", self.admin_site.admin_view(self.picture_view)),
             *history_admin.urls(self),
             *super().get_urls(),
