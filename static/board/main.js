@@ -38,7 +38,6 @@ const el = {
   zoomOut: document.getElementById("zoom-out"),
   zoomIn: document.getElementById("zoom-in"),
   zoomLevel: document.getElementById("zoom-level"),
-  zoomValue: document.getElementById("zoom-value"),
 };
 
 const CONNECTION_TEXT = {
@@ -275,7 +274,6 @@ function showZoom(px) {
   el.zoomLevel.value = step;
   const text = px ? `${px} px per box` : "Real boxes";
   el.zoomLevel.setAttribute("aria-valuetext", text);
-  el.zoomValue.textContent = px ? `${px} px` : "1:1";
   el.zoomIn.disabled = px === 0;
   el.zoomOut.disabled = px === 1;
 }

@@ -26,7 +26,7 @@ const LABEL_MIN_WIDTH_PX = 110;
 const MARK_SPACING_PX = 36;
 // The player's own changes fade over a minute; others' glow for a few seconds.
 const OWN_FADE_MS = 60_000;
-const OWN_MARK_PX = 5;
+const OWN_MARK_PX = 7;
 const LIVE_FADE_MS = 4_000;
 const LIVE_BIN_PX = 8;
 const FADE_REPAINT_MS = 200;
@@ -285,7 +285,10 @@ export class Minimap {
       context.globalAlpha = Math.min(1, 1.25 * (1 - age / OWN_FADE_MS));
       const x = this.left + ((cell % this.mapColumns) + 0.5) * this.cellWidth;
       const y = (Math.floor(cell / this.mapColumns) + 0.5) * this.cellHeight;
-      context.fillRect(x - side / 2, y - side / 2, side, side);
+      // Kept whole on the canvas, even for the very first or last boxes.
+      const left = Math.max(this.left, Math.min(x - side / 2, this.left + this.area - side));
+      const top = Math.max(0, Math.min(y - side / 2, this.mapRows * this.cellHeight - side));
+      context.fillRect(left, top, side, side);
     }
     context.globalAlpha = 1;
     return this.mine.size;

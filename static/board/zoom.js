@@ -109,11 +109,14 @@ export class Zoom {
 
   // Cover the real grid exactly, wherever the stylesheet puts it.
   fit() {
+    // Fractional px: offsetTop and friends round, which can leave a sliver of grid showing.
+    const grid = this.viewport.getBoundingClientRect();
+    const board = this.board.getBoundingClientRect();
     const style = this.section.style;
-    style.top = `${this.viewport.offsetTop}px`;
-    style.left = `${this.viewport.offsetLeft}px`;
-    style.width = `${this.viewport.offsetWidth}px`;
-    style.height = `${this.viewport.offsetHeight}px`;
+    style.top = `${grid.top - board.top}px`;
+    style.left = `${grid.left - board.left}px`;
+    style.width = `${grid.width}px`;
+    style.height = `${grid.height}px`;
     if (this.active) this.layout(this.topLeftBox());
   }
 
