@@ -57,13 +57,17 @@ async ({ rate, seconds, recountAll }) => {
     sync.update([{ epoch: sync.epoch, from: sync.version, to: sync.version + perTick, words }]);
   }, 50);
   const frames = [];
+  let step = 37;
   await new Promise((resolve) => {
     let last = performance.now();
     const end = last + seconds * 1000;
     function frame(now) {
       frames.push(now - last);
       last = now;
-      scroller.scrollTop += 37;
+      // Back and forth: a zoomed-out board can be only a screen or two tall.
+      if (scroller.scrollTop + scroller.clientHeight >= scroller.scrollHeight - 1) step = -37;
+      else if (scroller.scrollTop <= 0) step = 37;
+      scroller.scrollTop += step;
       if (now < end) requestAnimationFrame(frame);
       else resolve();
     }

@@ -17,6 +17,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.usefixtures("hu
 
 # The light theme's colours (board.css): a checked box, an empty one, the
 # player's own mark on the map and the map's empty cell.
+PHONE = {"width": 360, "height": 740}
 CHECKED = (228, 87, 46)
 EMPTY = (255, 255, 255)
 OWN = (11, 125, 117)
@@ -186,6 +187,8 @@ async def test_the_url_keeps_the_zoom_with_the_place(browser, daphnes):
     top = await page.evaluate("window.checkboxes.zoom.topLeftBox()")
     assert top > shown["last"] - shown["first"]
     await expect(page).to_have_url(re.compile(rf"#{top}@4$"))
+    await page.get_by_role("button", name="Copy link").click()
+    await expect(page.locator("#toast")).to_contain_text(f"#{top}@4")
 
     await page.reload()
     await page.wait_for_function(READY)
@@ -315,3 +318,39 @@ async def test_the_map_has_scale_marks_with_box_numbers(browser, daphnes):
         }"""
     )
     assert inked > 50
+
+
+async def pinch(page, centre, start, end, steps=6):
+    """Two fingers on ``centre`` (x, y), ``start`` px apart, moved to ``end`` px apart."""
+    cdp = await page.context.new_cdp_session(page)
+    x, y = centre
+
+    def points(spread):
+        return [{"x": x, "y": y - spread / 2, "id": 1}, {"x": x, "y": y + spread / 2, "id": 2}]
+
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points(start)})
+    for step in range(1, steps + 1):
+        spread = start + (end - start) * step / steps
+        await cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": points(spread)})
+    await cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+async def test_a_pinch_on_a_touch_screen_zooms_out_and_back_in(browser, daphnes):
+    (server,) = daphnes(1)
+    page = await open_board(browser, server.url, "/#20000", viewport=PHONE, is_mobile=True, has_touch=True)
+    area = await page.locator("#viewport").bounding_box()
+    centre = (area["x"] + area["width"] / 2, area["y"] + area["height"] / 2)
+
+    # The first pinch loads the zoom; fingers keep moving, so a second one is sure to be seen.
+    await pinch(page, centre, 300, 120)
+    await pinch(page, centre, 300, 200)
+    await page.wait_for_function(ZOOMED)
+    # Fingers closing by about 1.45 times step a level out, so how far depends on when the zoom loaded.
+    assert await zoom_level(page) in (8, 4, 2, 1)
+
+    for _ in range(6):
+        if not await page.evaluate(ZOOMED):
+            break
+        await pinch(page, centre, 120, 300)
+    await page.wait_for_function(f"!({ZOOMED})")
+    await expect(page.locator(".zoomed")).to_be_hidden()
