@@ -238,12 +238,23 @@ async def test_the_zoom_works_from_the_keyboard_and_leads_back_to_real_boxes(bro
     await expect(box(page, index)).to_be_checked()
 
 
-@pytest.mark.parametrize("px", [8, 4, 2, 1])
-async def test_axe_finds_nothing_serious_zoomed_out(browser, daphnes, px):
+@pytest.mark.parametrize(
+    ("px", "options"),
+    [
+        (8, {}),
+        (4, {}),
+        (2, {}),
+        (1, {}),
+        (4, {"color_scheme": "dark"}),
+        (4, {"viewport": PHONE, "is_mobile": True, "has_touch": True}),
+    ],
+    ids=["8px", "4px", "2px", "1px", "4px-dark", "4px-phone"],
+)
+async def test_axe_finds_nothing_serious_zoomed_out(browser, daphnes, px, options):
     board = await default_board()
     await check(board, range(0, 3_000, 7))
     (server,) = daphnes(1)
-    page = await open_board(browser, server.url, f"/#0@{px}")
+    page = await open_board(browser, server.url, f"/#0@{px}", **options)
     await page.wait_for_function(ZOOMED)
     assert await zoom_level(page) == px
     assert await axe_violations(page) == []
