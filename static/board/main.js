@@ -7,7 +7,7 @@ import { Grid } from "./grid.js";
 import { Announcer, Toast } from "./messages.js";
 import { Minimap } from "./minimap.js";
 import { boxFromHash, copyText, linkToBox, rememberBox, zoomFromHash } from "./position.js";
-import { REFUSALS, Status } from "./protocol.js";
+import { refusalMessage, Status } from "./protocol.js";
 import { BoardSync } from "./sync.js";
 import { Tally } from "./tally.js";
 
@@ -76,8 +76,8 @@ function showTally({ checked, unchecked }) {
   el.tallyUnchecked.textContent = numbers.format(unchecked);
 }
 
-function showRefusal(status) {
-  toast.show(REFUSALS[status] || REFUSALS[Status.UNAVAILABLE], "refused");
+function showRefusal(status, waitMs) {
+  toast.show(refusalMessage(status, waitMs), "refused");
 }
 
 function showPlace({ first, last } = grid.rangeInView()) {
@@ -103,9 +103,9 @@ const view = {
     tally.record(value);
     minimap.own(index);
   },
-  refused: (index, status) => {
+  refused: (index, status, waitMs) => {
     grid.refresh(index);
-    showRefusal(status);
+    showRefusal(status, waitMs);
   },
   frozen: (frozen) => {
     el.banner.hidden = !frozen;
