@@ -1,5 +1,6 @@
 """Zooming out to a pixel canvas, and the map, in a real Chromium against real daphne."""
 
+import asyncio
 import re
 
 import pytest
@@ -285,6 +286,11 @@ async def test_your_own_change_stands_out_on_the_map(browser, daphnes):
     await expect(page.locator("#tally-checked")).to_have_text("1")
     await page.wait_for_function("window.checkboxes.minimap.mine.size === 1")
 
+    # The map repaints on its next animation frame: give a loaded machine a few.
+    for _ in range(50):
+        if near(await map_pixel(page, 3), OWN, tolerance=40):
+            break
+        await asyncio.sleep(0.1)
     assert near(await map_pixel(page, 3), OWN, tolerance=40)
 
 
