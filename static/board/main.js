@@ -2,11 +2,12 @@
 // and the chrome around them (counter, players, tally, connection, jump box,
 // links, messages).
 
+import { BoxLabel } from "./boxlabel.js";
 import { Connection } from "./connection.js";
 import { Grid } from "./grid.js";
-import { Announcer, Toast } from "./messages.js";
+import { Announcer, Notice, Toast } from "./messages.js";
 import { Minimap } from "./minimap.js";
-import { boxFromHash, copyText, linkToBox, rememberBox } from "./position.js";
+import { boxFromHash, copyText, linkToBox, parseBoxNumber, rememberBox } from "./position.js";
 import { REFUSALS, Status } from "./protocol.js";
 import { BoardSync } from "./sync.js";
 import { Tally } from "./tally.js";
@@ -25,8 +26,10 @@ const el = {
   banner: document.getElementById("frozen-banner"),
   toast: document.getElementById("toast"),
   announcer: document.getElementById("announcer"),
+  landed: document.getElementById("landed"),
   jump: document.getElementById("jump"),
   jumpTo: document.getElementById("jump-to"),
+  jumpMessage: document.getElementById("jump-message"),
   copyLink: document.getElementById("copy-link"),
   findEmpty: document.getElementById("find-empty"),
   viewport: document.getElementById("viewport"),
@@ -34,6 +37,7 @@ const el = {
   rows: document.getElementById("rows"),
   minimap: document.getElementById("minimap"),
   place: document.getElementById("place"),
+  boxLabel: document.getElementById("box-label"),
 };
 
 const CONNECTION_TEXT = {
@@ -46,6 +50,7 @@ const CONNECTION_TEXT = {
 
 const toast = new Toast(el.toast);
 const announcer = new Announcer(el.announcer);
+const notice = new Notice(el.landed);
 const tally = new Tally(config.slug, showTally);
 
 function showConnection(state) {
@@ -64,7 +69,7 @@ function showCount(count) {
 
 function showPlayers(count) {
   el.players.textContent = numbers.format(count);
-  el.playersLabel.textContent = count === 1 ? "player here" : "players here";
+  el.playersLabel.textContent = count === 1 ? "player" : "players";
 }
 
 function showTally({ checked, unchecked }) {
@@ -77,8 +82,9 @@ function showRefusal(status) {
 }
 
 function showPlace() {
+  boxLabel.place();
   const { first, last } = grid.rangeInView();
-  const text = `Boxes ${numbers.format(first)}–${numbers.format(last)}`;
+  const text = `Boxes ${numbers.format(first)}–${numbers.format(last)} of ${numbers.format(config.size)}`;
   if (el.place.textContent === text) return;
   el.place.textContent = text;
   minimap.showView(first, last);
@@ -115,6 +121,8 @@ const minimap = new Minimap({
   bits: () => sync.bits,
   onJump: (index, { center }) => goTo(center ? index - Math.floor(grid.boxesInView / 2) : index),
 });
+
+const boxLabel = new BoxLabel({ label: el.boxLabel, rows: el.rows, viewport: el.viewport });
 
 const grid = new Grid({
   viewport: el.viewport,
@@ -183,18 +191,29 @@ addEventListener("hashchange", () => {
   if (index !== null) goTo(index, { mark: true });
 });
 
-el.jump.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const raw = el.jumpTo.value.trim();
-  const index = Number(raw);
-  if (raw === "" || !Number.isInteger(index) || index < 0 || index >= config.size) {
-    toast.show(`Boxes are numbered 0 to ${numbers.format(config.size - 1)}.`, "refused");
-    return;
-  }
+// A jump or an empty spot the player asked for: the box is ringed, focused
+// (so the keyboard carries on from there) and its number said.
+function land(index) {
   goTo(index, { mark: true });
   grid.setActive(index);
   grid.focusActive();
+  notice.say(`Box ${numbers.format(index)}`);
+}
+
+function showJumpError(error) {
+  el.jumpMessage.textContent = error;
+  el.jumpTo.ariaInvalid = error ? "true" : null;
+}
+
+el.jump.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const { index, error } = parseBoxNumber(el.jumpTo.value, config.size);
+  showJumpError(error || "");
+  if (error) el.jumpTo.focus();
+  else land(index);
 });
+
+el.jumpTo.addEventListener("input", () => showJumpError(""));
 
 el.copyLink.addEventListener("click", async () => {
   const link = linkToBox(keepPlace());
@@ -208,7 +227,7 @@ el.findEmpty.addEventListener("click", () => {
     toast.show("The board is still loading.");
     return;
   }
-  goTo(spot.index, { mark: true });
+  land(spot.index);
   if (spot.checked > 0) toast.show("No empty stretch is left: this is the emptiest one.");
 });
 

@@ -1,11 +1,25 @@
 // The place on the board lives in the URL: #12345 means "box 12,345 at the
 // top left", so a reload, a restart or a shared link lands in the same spot.
 
+const numbers = new Intl.NumberFormat("en-US");
+
 export function boxFromHash(hash, size) {
   const match = /^#(\d{1,10})$/.exec(hash);
   if (!match) return null;
   const index = Number(match[1]);
   return index < size ? index : null;
+}
+
+// What a player typed in the jump box, read generously ("51,234", "#51234",
+// "51 234"): `{ index }`, or `{ error }` with a sentence saying why not.
+export function parseBoxNumber(text, size) {
+  const range = `from 0 to ${numbers.format(size - 1)}`;
+  const typed = text.trim().replace(/^#/, "").replace(/[\s,_]/g, "");
+  if (typed === "") return { error: `Type a box number ${range}.` };
+  if (!/^\d+$/.test(typed)) return { error: `“${text.trim()}” is not a box number: type one ${range}.` };
+  const index = Number(typed);
+  if (index >= size) return { error: `There is no box ${numbers.format(index)}: boxes are numbered ${range}.` };
+  return { index };
 }
 
 export function linkToBox(index) {
