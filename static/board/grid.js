@@ -221,16 +221,23 @@ export class Grid {
 
   // -- the view's place on the board ----------------------------------------
 
-  topLeftBox() {
-    const row = Math.floor((this.viewport.scrollTop * this.scale) / this.cell);
-    return Math.min(this.size - 1, row * this.columns);
+  // A row counts as in view when at least half of it is: the sliver of
+  // the row above the top one (the inset) does not, so a row scrolled to the
+  // top is the first one in view, as the URL says.
+  firstRowFrom(scrollTop) {
+    const contentTop = scrollTop * this.scale - this.inset;
+    return Math.max(0, Math.ceil(contentTop / this.cell - 0.5));
   }
 
-  // First and last boxes with any part in view, as of the last render.
+  topLeftBox() {
+    return Math.min(this.size - 1, this.firstRowFrom(this.viewport.scrollTop) * this.columns);
+  }
+
+  // First and last boxes in view, as of the last render.
   rangeInView() {
     const contentTop = this.scrollTop * this.scale - this.inset;
-    const firstRow = Math.max(0, Math.floor(contentTop / this.cell));
-    const lastRow = Math.floor((contentTop + this.viewHeight - 1) / this.cell);
+    const firstRow = this.firstRowFrom(this.scrollTop);
+    const lastRow = Math.max(firstRow, Math.ceil((contentTop + this.viewHeight) / this.cell - 0.5) - 1);
     return {
       first: Math.min(this.size - 1, firstRow * this.columns),
       last: Math.min(this.size - 1, (lastRow + 1) * this.columns - 1),
