@@ -1,12 +1,13 @@
 """
-Take the README's screenshots: desktop light, desktop dark and a 360×740 phone.
+Take the README's screenshots: desktop light, desktop dark, a jump on a 1280×900
+desktop and a 360×740 phone.
 
     .venv/bin/python benchmarks/screenshots.py
 
 Starts its own redis-server, SQLite database and daphne (nothing you run is
 touched), fills the default board with a made-up afternoon of play, opens it
-in the system Chromium and writes desktop-light.png, desktop-dark.png and
-mobile.png into docs/screenshots/.
+in the system Chromium and writes desktop-light.png, desktop-dark.png,
+box-identity.png and phone.png into docs/screenshots/.
 """
 
 import asyncio
@@ -17,10 +18,12 @@ from local_site import local_site
 
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
+TALL_DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
 # Where each shot opens: the top of the board for the desktop, a busy stretch for the phone.
 DESKTOP_PLACE = "#0"
 PHONE_PLACE = "#41000"
+JUMP_TO = "41234"
 
 
 def afternoon_of_play(size, seed=6):
@@ -122,11 +125,24 @@ async def shoot(base):
             color_scheme="light",
         )
         await phone.get_by_role("checkbox", name="Box 41,003", exact=True).tap()
-        for page, name in ((light, "desktop-light.png"), (dark, "desktop-dark.png"), (phone, "mobile.png")):
+        for page, name in ((light, "desktop-light.png"), (dark, "desktop-dark.png"), (phone, "phone.png")):
             await settle(page)
             await page.screenshot(path=SHOTS / name)
             print(f"wrote {SHOTS / name}")
+        await shoot_a_jump(browser, base)
         await browser.close()
+
+
+async def shoot_a_jump(browser, base):
+    """A jump just landed: the box ringed and focused, its number beside it, the range under the board."""
+    page = await open_page(browser, base + DESKTOP_PLACE, viewport=TALL_DESKTOP, color_scheme="light")
+    await settle(page)
+    await page.fill("#jump-to", JUMP_TO)
+    await page.press("#jump-to", "Enter")
+    # Inside the ring's 2.4 s, once its first pulse has spread.
+    await page.wait_for_timeout(500)
+    await page.screenshot(path=SHOTS / "box-identity.png")
+    print(f"wrote {SHOTS / 'box-identity.png'}")
 
 
 def main():

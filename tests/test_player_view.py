@@ -336,7 +336,9 @@ async def test_axe_finds_nothing_serious_with_a_label_a_ring_and_a_message_shown
     (server,) = daphnes(1)
     page = await open_board(browser, server.url, **options)
     await jump(page, "2000")
-    await expect(page.locator("#box-label")).to_be_visible()
+    await expect(box(page, 2_000)).to_have_class(re.compile(r"\bis-target\b"))
     await jump(page, "nowhere")
     await expect(page.locator("#jump-message")).to_be_visible()
+    await box(page, 2_001).hover()
+    await expect(page.locator("#box-label")).to_have_text("Box 2,001")
     assert await axe_violations(page) == []
