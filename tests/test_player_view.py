@@ -319,6 +319,18 @@ async def test_a_phone_has_no_sideways_scroll_even_with_a_message_shown(browser,
     assert bubble["x"] >= 0 and bubble["x"] + bubble["width"] <= PHONE["width"]
 
 
+async def test_a_phone_header_keeps_the_title_and_the_count_apart_while_reconnecting(browser, daphnes):
+    (server,) = daphnes(1)
+    page = await open_phone(browser, server)
+    server.kill()
+    await expect(page.locator("#connection")).to_have_text("Reconnecting…")
+    title, count = await page.locator("h1").bounding_box(), await page.locator(".stat-count").bounding_box()
+    status = await page.locator("#connection").bounding_box()
+    assert title["x"] + title["width"] <= count["x"]
+    assert status["x"] + status["width"] <= PHONE["width"]
+    await expect(page.locator("#board-size")).to_be_visible()
+
+
 async def test_tapping_a_box_on_a_phone_shows_its_number(browser, daphnes):
     (server,) = daphnes(1)
     page = await open_phone(browser, server)
