@@ -23,7 +23,9 @@ def test_the_page_holds_no_boxes_and_stays_small(client):
     html = client.get("/").content.decode()
     # Boxes are made by the grid script for the rows in view, never by the server.
     assert 'type="checkbox"' not in html
-    assert len(html) < 5_000
+    # About 2 KB compressed (benchmarks/page.py's bytes_html); the phone header's
+    # short labels and the line under the board took it past 5,000 uncompressed.
+    assert len(html) < 5_500
 
 
 def test_a_board_of_a_million_is_titled_one_million(client):
