@@ -29,10 +29,15 @@ export class BoxLabel {
   // Put the label above its box (below it in the top row), inside the board.
   place() {
     const box = this.hovered || this.focused;
-    const at = box && !box.hidden ? box.getBoundingClientRect() : null;
+    // Nothing to show costs no layout: the grid calls this on every scroll frame.
+    if (!box || box.hidden) {
+      this.hide();
+      return;
+    }
+    const at = box.getBoundingClientRect();
     const view = this.viewport.getBoundingClientRect();
-    if (!at || at.bottom <= view.top || at.top >= view.bottom) {
-      this.label.hidden = true;
+    if (at.bottom <= view.top || at.top >= view.bottom) {
+      this.hide();
       return;
     }
     this.label.textContent = `Box ${numbers.format(Number(box.dataset.index))}`;
@@ -44,6 +49,10 @@ export class BoxLabel {
     const above = at.top - height - GAP;
     const top = above >= view.top ? above : at.bottom + GAP;
     this.label.style.transform = `translate(${Math.round(left - area.left)}px, ${Math.round(top - area.top)}px)`;
+  }
+
+  hide() {
+    if (!this.label.hidden) this.label.hidden = true;
   }
 }
 
