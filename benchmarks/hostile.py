@@ -48,7 +48,7 @@ from harness.nginx import Nginx  # noqa: E402
 
 BANNED = "127.99.0.0/24"
 # Switches benchmarks/stack.py sets to turn the change limits off; left out here.
-LIMIT_SWITCHES = ("BOARD_RATE_LIMITS", "BOARD_NETWORK_RATE_LIMITS")
+LIMIT_SWITCHES = ("BOARD_CHANGE_BUCKET", "BOARD_NETWORK_CHANGE_BUCKET")
 
 
 def parse_args(argv=None):

@@ -25,7 +25,7 @@ from django.utils.html import format_html
 from django.utils.http import urlencode
 from django.utils.timesince import timesince
 
-from . import history_admin, moderation, pictures
+from . import history_admin, live_admin, moderation, pictures
 from .live import tally
 from .live.bans import BanList
 from .models import Ban, Board, Snapshot, ban_network
@@ -95,6 +95,7 @@ class BoardAdmin(admin.ModelAdmin):
     def get_urls(self):
         picture = self.admin_site.admin_view(self.picture_view)
         return [
+            *live_admin.urls(self),  # first: "live/" is no board's id
             path("<path:object_id>/picture.png", picture, name="board_board_picture"),
             *history_admin.urls(self),
             *super().get_urls(),

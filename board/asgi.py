@@ -10,6 +10,10 @@ here, one process served 320-600 revalidations a second instead of about 120
 (2 cores shared with the load). The view needs none of the middleware: no
 session, no user, no CSRF (it only reads), no compression (it sends its own).
 
+``GET /metrics`` is answered here too (board/metrics.py): Prometheus scrapes
+each process by address and port, a Host Django would refuse, and the access
+check needs only the peer and the headers.
+
 Everything else, including the state path with another method (405) or an
 unknown board (the site's 404 page), goes to Django as before.
 """
@@ -17,16 +21,18 @@ unknown board (the site's 404 page), goes to Django as before.
 import io
 import re
 
+from django.conf import settings
 from django.core import signals
 from django.core.handlers.asgi import ASGIRequest
 from django.http import Http404
 from django.http.request import split_domain_port, validate_host
 from django.utils.log import log_response
 
-from . import views
+from . import metrics, views
 from .live.origin import allowed_hosts
 
 STATE_PATH = re.compile(r"/b/(?P<slug>[-a-zA-Z0-9_]+)/state")
+METRICS_PATH = "/metrics"
 
 
 class StateRoute:
@@ -36,6 +42,8 @@ class StateRoute:
         self.application = application
 
     async def __call__(self, scope, receive, send):
+        if _metrics_request(scope):
+            return await _send_metrics(scope, send)
         match = _state_request(scope)
         if match is None:
             return await self.application(scope, receive, send)
@@ -53,9 +61,13 @@ class StateRoute:
         if response is None:
             # The site's own 404 page. The view runs again there, so asking
             # for a board that does not exist costs two requests of budget.
+            metrics.STATE_REQUESTS.labels(404).inc()
             return await self.application(scope, receive, send)
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
+        metrics.STATE_REQUESTS.labels(response.status_code).inc()
+        if response.status_code == 200 and scope["method"] == "GET":
+            metrics.STATE_BYTES.inc(len(response.content))
         await _send(response, send, head=scope["method"] == "HEAD")
 
 
@@ -66,6 +78,26 @@ def _state_request(scope):
     match = STATE_PATH.fullmatch(scope["path"])
     # A host Django would refuse (400, logged as DisallowedHost) is left to Django.
     return match if match and _host_allowed(scope) else None
+
+
+def _metrics_request(scope):
+    return scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and scope["path"] == METRICS_PATH
+
+
+async def _send_metrics(scope, send):
+    """The process's metrics, or 403 to a peer outside METRICS_ALLOWED_NETWORKS without the token."""
+    client = (scope.get("client") or ("",))[0]
+    if metrics.allowed(client, scope["headers"], settings.METRICS_ALLOWED_NETWORKS, settings.METRICS_TOKEN):
+        status, (body, content_type) = 200, metrics.exposition()
+    else:
+        status, body, content_type = 403, b"Metrics need an allowed network or the token.\n", "text/plain"
+    headers = [
+        (b"Content-Type", content_type.encode("latin-1")),
+        (b"Content-Length", str(len(body)).encode()),
+        (b"Cache-Control", b"no-store"),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
 
 
 def _host_allowed(scope):

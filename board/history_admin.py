@@ -6,6 +6,7 @@ admin, for moderators with ``board.view_history`` (reverting also needs
 """
 
 import base64
+import re
 from datetime import timedelta
 from functools import partial
 
@@ -170,17 +171,29 @@ def _unavailable(form, error):
         form.add_error(None, str(error))
 
 
+ENTRY_ID = re.compile(r"\d{1,15}-\d{1,15}")
+
+
 def box_history(model_admin, request, object_id):
     board = _board(model_admin, request, object_id)
     form = BoxForm(request.GET or None, board=board)
-    rows = None
+    rows = more_url = None
+    # Where the page goes on from: an entry id, from the previous page's "Older changes" (not a
+    # form field, so that a new search starts from the newest).
+    before = request.GET.get("before") or None
+    if before is not None and not ENTRY_ID.fullmatch(before):
+        form.add_error(None, "That link to older changes is broken; search again.")
     if form.is_valid():
+        data = form.cleaned_data
         try:
-            events = queries.box_history(board, form.cleaned_data["box"], form.cleaned_data["limit"] or 50)
-            rows = [_row(board, event) for event in events]
+            page = queries.box_history_page(board, data["box"], data["limit"] or 50, before)
+            rows = [_row(board, event) for event in page.events]
         except (state.StateUnavailable, ArchiveError) as error:
             _unavailable(form, error)
-    extra = {"rows": rows, "retention_hours": settings.HISTORY_RETENTION_HOURS}
+        else:
+            if page.more:
+                more_url = "?" + urlencode({"box": data["box"], "limit": data["limit"] or 50, "before": page.more})
+    extra = {"rows": rows, "more_url": more_url, "retention_hours": settings.HISTORY_RETENTION_HOURS}
     return _page(model_admin, request, board, "boxes", form, extra)
 
 

@@ -1,7 +1,12 @@
-"""Logging helpers: keep an outage from burying the log under repeats."""
+"""Logging helpers: keep an outage or a flood from burying the log under repeats, and lines a machine reads."""
 
+import json
 import logging
 import time
+from datetime import UTC, datetime
+
+# What a record may carry (``extra=``) beside its message: the JSON format gives them fields of their own.
+CONTEXT_FIELDS = ("board", "network")
 
 
 class Throttle(logging.Filter):
@@ -22,7 +27,9 @@ class Throttle(logging.Filter):
         self.tracebacks = set()
 
     def filter(self, record):
-        key = (record.name, record.levelno, record.getMessage())
+        # A record may name its kind (``extra={"throttle": "too_many_frames"}``),
+        # so that a flood from many networks counts as one message, not one per network.
+        key = (record.name, record.levelno, getattr(record, "throttle", None) or record.getMessage())
         now = self.clock()
         if record.exc_info and record.exc_info[0] is not None:
             # A traceback once per process and kind of failure; after that, one line.
@@ -42,3 +49,27 @@ class Throttle(logging.Filter):
         if held:
             record.msg = f"{record.msg} (and {held} more like it in the last {self.seconds} s)"
         return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, pid, and board and network where a record has them.
+
+    A traceback is the ``traceback`` field, so a log shipper never sees it as lines of its own.
+    """
+
+    def format(self, record):
+        entry = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "pid": record.process,
+        }
+        entry.update({name: getattr(record, name) for name in CONTEXT_FIELDS if getattr(record, name, None)})
+        if record.exc_info and record.exc_info[0] is not None:
+            entry["traceback"] = self.formatException(record.exc_info)
+        elif record.exc_text:
+            entry["traceback"] = record.exc_text
+        if record.stack_info:
+            entry["stack"] = self.formatStack(record.stack_info)
+        return json.dumps(entry, default=str)

@@ -9,11 +9,13 @@ from django.http import Http404, HttpResponse
 from django.middleware.gzip import re_accepts_gzip as ACCEPTS_GZIP
 from django.shortcuts import get_object_or_404, redirect, render
 from django.templatetags.static import static
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import parse_etags
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_safe
 
+from . import sharing
 from .live import hub
 from .live.network import client_address, network_of
 from .models import Board
@@ -33,6 +35,34 @@ def board(request, slug):
 
 
 @require_safe
+def boards(request):
+    """The public list of boards: every board, with its checked count and players now."""
+    return render(request, "board/boards.html", {"rows": sharing.listed(Board.objects.all())})
+
+
+@require_safe
+async def preview(request, slug):
+    """The board's link preview (``og:image``): a PNG drawn at most once a minute per board and process.
+
+    Counted toward the network's state budget, like the state itself, and
+    revalidated with its ETag.
+    """
+    network = network_of(client_address(_scope(request)))
+    wait = _state_budget().take(network) if network is not None else 0
+    if wait:
+        return _too_many(wait)
+    found = await _find(slug)
+    try:
+        picture = await sharing.preview(found)
+    except state.StateUnavailable:
+        return _unavailable()
+    headers = {"ETag": picture.etag, "Cache-Control": f"public, max-age={sharing.PREVIEW_SECONDS}"}
+    if picture.etag in parse_etags(request.headers.get("If-None-Match", "")):
+        return HttpResponse(status=304, headers=headers)
+    return HttpResponse(picture.png, content_type="image/png", headers=headers)
+
+
+@require_safe
 def favicon(request):
     """Browsers ask for /favicon.ico whatever a page links; the icon is an SVG under a hashed name."""
     return redirect(static("board/favicon.svg"))
@@ -46,7 +76,11 @@ def _page(request, board):
         "stateUrl": board.get_state_url(),
         "socketPath": board.get_socket_path(),
     }
-    return render(request, "board/board.html", {"board": board, "config": config})
+    sharing_card = {
+        "url": request.build_absolute_uri(board.get_absolute_url()),
+        "image": request.build_absolute_uri(reverse("board:preview", kwargs={"slug": board.slug})),
+    }
+    return render(request, "board/board.html", {"board": board, "config": config, "card": sharing_card})
 
 
 @csrf_exempt
@@ -63,12 +97,7 @@ async def board_state(request, slug):
     # charge, as on the socket path.
     wait = _state_budget().take(network) if network is not None else 0
     if wait:
-        return HttpResponse(
-            "Too many requests for the board's state; retry later.",
-            status=429,
-            content_type="text/plain",
-            headers={"Retry-After": str(wait)},
-        )
+        return _too_many(wait)
     found = await _find(slug)
     gzipped = _accepts_gzip(request)
     try:
@@ -77,13 +106,26 @@ async def board_state(request, slug):
             return _state_response(304, meta, gzipped)
         copy = await copies().get(found, meta)
     except state.StateUnavailable:
-        return HttpResponse(
-            "The board's storage is unreachable; retry soon.",
-            status=503,
-            content_type="text/plain",
-            headers={"Retry-After": "2"},
-        )
+        return _unavailable()
     return _state_response(200, copy.meta, gzipped, copy.gzipped if gzipped else copy.bits)
+
+
+def _too_many(wait):
+    return HttpResponse(
+        "Too many requests for the board's state; retry later.",
+        status=429,
+        content_type="text/plain",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _unavailable():
+    return HttpResponse(
+        "The board's storage is unreachable; retry soon.",
+        status=503,
+        content_type="text/plain",
+        headers={"Retry-After": "2"},
+    )
 
 
 def _state_response(status, meta, gzipped, body=b""):

@@ -72,6 +72,21 @@ def env_rates(name, default):
     return sorted(rates, key=lambda rate: rate[1])
 
 
+def env_bucket(name, default):
+    """A token bucket written ``capacity/refill``: ``40/6`` holds 40 and refills 6 a second. Empty means none."""
+    raw = env_str(name, default).strip()
+    if not raw:
+        return None
+    capacity, _, rate = raw.partition("/")
+    try:
+        bucket = (int(capacity), float(rate))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}: {raw!r} is not capacity/refill per second, e.g. 40/6.") from None
+    if bucket[0] < 1 or not 0 < bucket[1] < float("inf"):
+        raise ImproperlyConfigured(f"{name}: {raw!r} needs a capacity of at least 1 and a refill above 0.")
+    return bucket
+
+
 def env_networks(name, default):
     """IP networks in CIDR notation, comma-separated; a bare address is its own network."""
     try:
@@ -109,6 +124,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
+    # Under DEBUG, the project's own 404 page in place of Django's debug page.
+    "board.middleware.NotFoundPageMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -235,29 +252,75 @@ BOARD_MAX_FRAME_BYTES = env_int("BOARD_MAX_FRAME_BYTES", 512, minimum=16)
 # daphne drops the connection (no close frame: the client sees 1006) on messages larger than this.
 DAPHNE_MAX_MESSAGE_BYTES = env_int("DAPHNE_MAX_MESSAGE_BYTES", 4096, minimum=64)
 
+# plain: one line a person reads; json: one JSON object per line for a log shipper (docs/operations.md, "Logs").
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(process)d]: %(message)s"},
+        "json": {"()": "board.logs.JsonFormatter"},
+    },
     # While Redis is away messages repeat every second (tracebacks, 503s): once a minute is enough.
     "filters": {"throttle": {"()": "board.logs.Throttle", "seconds": 60}},
     # On the handler, so every logger's repeats are held back, the board's own
     # (a failing Redis, a flood of refused sockets) as much as the libraries'.
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["throttle"]}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["throttle"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.channels.server": {"level": "WARNING"},
     },
 }
 
+# Off for a process that serves only HTTP (the admin's: `manage.py serve --no-sockets`,
+# docs/deployment.md): it refuses every WebSocket handshake and so runs no hubs.
+SERVE_SOCKETS = env_bool("CHECKBOXES_SERVE_SOCKETS", True)
+
+# Error reporting through sentry-sdk (an optional package: requirements-sentry.lock);
+# nothing happens without a DSN. What is sent, and what is kept back, is in docs/privacy.md.
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+SENTRY_ENVIRONMENT = env_str("SENTRY_ENVIRONMENT", "production")
+# Set when SENTRY_DSN is given but sentry-sdk cannot be imported; board/apps.py
+# logs it once logging is set up, which it is not yet here.
+SENTRY_MISSING = False
+if SENTRY_DSN:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.django import DjangoIntegration
+        from sentry_sdk.integrations.logging import LoggingIntegration
+    except ImportError:
+        SENTRY_MISSING = True
+    else:
+        try:
+            sentry_sdk.init(
+                dsn=SENTRY_DSN,
+                environment=SENTRY_ENVIRONMENT,
+                # Only the integrations named here and the SDK's defaults: none that
+                # records Redis commands, whose keys name networks.
+                auto_enabling_integrations=False,
+                # ERROR records become events; no log lines ride along as
+                # breadcrumbs, since abuse lines name networks.
+                integrations=[DjangoIntegration(), LoggingIntegration(level=None)],
+                send_default_pii=False,
+                include_local_variables=False,
+                max_request_body_size="never",
+            )
+        except sentry_sdk.utils.BadDsn as error:
+            raise ImproperlyConfigured(f"SENTRY_DSN: {error}") from None
+
 # Abuse limits and proxies (docs/deployment.md). Each limit of 0, or an empty
 # list of rates, turns that limit off.
-# Changes one socket may make: count/seconds windows, all of which must have room.
-BOARD_RATE_LIMITS = env_rates("BOARD_RATE_LIMITS", "7/1,80/15,240/60")
-# Changes all sockets of one network together may make, counted in Redis across processes.
-BOARD_NETWORK_RATE_LIMITS = env_rates("BOARD_NETWORK_RATE_LIMITS", "20/1,200/15,600/60")
+# Changes one socket may make, as a token bucket: capacity/refill per second.
+# 40/6: a person clicking 12 a second for 3 s, or 5 a second for minutes, is
+# never refused; a bot sending 20 a second is refused within 3 s, then held to 6.
+BOARD_CHANGE_BUCKET = env_bucket("BOARD_CHANGE_BUCKET", "40/6")
+# Changes all sockets of one network together may make, shared in Redis across
+# processes. Looser: a network (a home, an office) holds several people.
+BOARD_NETWORK_CHANGE_BUCKET = env_bucket("BOARD_NETWORK_CHANGE_BUCKET", "120/15")
 # Changes all sockets of one wide IPv6 network (BOARD_IPV6_WIDE_PREFIX) may make together.
-BOARD_WIDE_NETWORK_RATE_LIMITS = env_rates("BOARD_WIDE_NETWORK_RATE_LIMITS", "100/1,1000/15,3000/60")
+BOARD_WIDE_NETWORK_CHANGE_BUCKET = env_bucket("BOARD_WIDE_NETWORK_CHANGE_BUCKET", "600/75")
 # Changes refused (rate limited or banned) within a minute before the socket is closed (4429).
 BOARD_RATE_LIMITED_CLOSE = env_int("BOARD_RATE_LIMITED_CLOSE", 100, minimum=0)
 # Frames of any kind one socket may send, per fixed window; past them it is closed (4429).
@@ -332,4 +395,15 @@ BOARD_UNDO_KEEP_HOURS = env_int("BOARD_UNDO_KEEP_HOURS", HISTORY_RETENTION_HOURS
 # `archivelog` moves older changes here, one gzip file per board per day, and
 # deletes files older than this many days (0 keeps them forever).
 HISTORY_ARCHIVE_DIR = Path(env_str("HISTORY_ARCHIVE_DIR", str(DATA_DIR / "history"))).resolve()
+# Most entries of the log and its archives one admin page of a box's history reads
+# (archive day files are read whole, so a page may read up to a day more); "Older changes" goes on.
+HISTORY_SCAN_ENTRIES = env_int("HISTORY_SCAN_ENTRIES", 200_000, minimum=1000)
 HISTORY_ARCHIVE_DAYS = env_int("HISTORY_ARCHIVE_DAYS", 30, minimum=0)
+
+# Metrics (docs/operations.md, "Metrics"): GET /metrics on every serving process
+# answers the peers in these networks, when it did not come through a proxy, and
+# any request with `Authorization: Bearer <METRICS_TOKEN>` when a token is set.
+METRICS_ALLOWED_NETWORKS = env_networks("METRICS_ALLOWED_NETWORKS", ["127.0.0.0/8", "::1"])
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# Off only to measure what the metrics cost (benchmarks/broadcast.py, docs/performance.md).
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)

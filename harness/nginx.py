@@ -1,7 +1,8 @@
 """Debian's nginx, run by tests and benchmarks as a child process with deploy/nginx/checkboxes.conf.
 
 The site file is used as shipped; only what must differ on a test machine is
-replaced: the port it listens on, the daphne ports, and the static root.
+replaced: the port it listens on, the daphne ports (the players' and the
+admin's), and the static root.
 A missing nginx fails the run (.ci/run installs nginx-light), like Chromium.
 """
 
@@ -19,6 +20,7 @@ from harness.servers import terminate
 BASE_DIR = Path(__file__).resolve().parent.parent
 SITE = BASE_DIR / "deploy" / "nginx" / "checkboxes.conf"
 UPSTREAM_LINE = re.compile(r"^(\s*)server 127\.0\.0\.1:\d+ (.*);$", re.MULTILINE)
+ADMIN_UPSTREAM = re.compile(r"upstream checkboxes_admin \{.*?\}", re.DOTALL)
 
 MAIN_CONFIG = """
 daemon off;
@@ -49,15 +51,23 @@ def nginx_path():
     return path
 
 
-def site_config(port, upstream_ports, static_root, cache_dir):
-    """deploy/nginx/checkboxes.conf with this machine's ports and paths."""
+def site_config(port, upstream_ports, static_root, cache_dir, admin_port=None):
+    """deploy/nginx/checkboxes.conf with this machine's ports and paths.
+
+    The admin's upstream gets ``admin_port``, or without one the first of the
+    players' processes.
+    """
     text = SITE.read_text()
+    (admin,) = ADMIN_UPSTREAM.findall(text)
+    admin_port = admin_port or upstream_ports[0]
+    text = text.replace(admin, "@ADMIN@")
+    admin = UPSTREAM_LINE.sub(lambda line: f"{line[1]}server 127.0.0.1:{admin_port} {line[2]};", admin)
     lines = UPSTREAM_LINE.findall(text)
     assert lines, "the site file's upstream servers are not where the test expects them"
     indent, options = lines[0]
     servers = "\n".join(f"{indent}server 127.0.0.1:{upstream} {options};" for upstream in upstream_ports)
     text = UPSTREAM_LINE.sub("", text, count=len(lines) - 1)
-    text = UPSTREAM_LINE.sub(servers, text)
+    text = UPSTREAM_LINE.sub(servers, text).replace("@ADMIN@", admin)
     text = text.replace("listen 80;", f"listen 127.0.0.1:{port};").replace("listen [::]:80;", "")
     cache = "proxy_cache_path /var/cache/nginx/checkboxes "
     assert cache in text, "the site file's cache path is not where the test expects it"
@@ -66,8 +76,9 @@ def site_config(port, upstream_ports, static_root, cache_dir):
 
 
 class Nginx:
-    def __init__(self, directory, upstream_ports, static_root, worker_connections=1024):
+    def __init__(self, directory, upstream_ports, static_root, worker_connections=1024, admin_port=None):
         self.directory = Path(directory)
+        self.admin_port = admin_port
         self.worker_connections = worker_connections
         self.port = free_port()
         self.upstream_ports = upstream_ports
@@ -81,7 +92,7 @@ class Nginx:
     def write_config(self):
         self.directory.mkdir(parents=True, exist_ok=True)
         (self.directory / "site.conf").write_text(
-            site_config(self.port, self.upstream_ports, self.static_root, self.directory / "cache")
+            site_config(self.port, self.upstream_ports, self.static_root, self.directory / "cache", self.admin_port)
         )
         mime_types = Path("/etc/nginx/mime.types")
         main = MAIN_CONFIG.format(

@@ -34,11 +34,11 @@ def static_files(static_root):
 # are off unless a test turns them on (tests/test_limits.py). Real daphne
 # processes (harness/servers.py) run with the shipped limits.
 LIMITS_OFF = {
-    "BOARD_RATE_LIMITS": [],
-    "BOARD_NETWORK_RATE_LIMITS": [],
+    "BOARD_CHANGE_BUCKET": None,
+    "BOARD_NETWORK_CHANGE_BUCKET": None,
     "BOARD_MAX_SOCKETS_PER_NETWORK": 0,
     "BOARD_NEW_SOCKETS_PER_MINUTE": 0,
-    "BOARD_WIDE_NETWORK_RATE_LIMITS": [],
+    "BOARD_WIDE_NETWORK_CHANGE_BUCKET": None,
     "BOARD_MAX_SOCKETS_PER_WIDE_NETWORK": 0,
     "BOARD_FRAME_LIMITS": [],
     "BOARD_PING_LIMITS": [],
@@ -179,8 +179,9 @@ def nginx(tmp_path, static_root):
 
     started = []
 
-    def start(upstream_ports):
-        server = Nginx(tmp_path / f"nginx-{len(started)}", upstream_ports, static_root).start()
+    def start(upstream_ports, admin_port=None):
+        directory = tmp_path / f"nginx-{len(started)}"
+        server = Nginx(directory, upstream_ports, static_root, admin_port=admin_port).start()
         started.append(server)
         return server
 

@@ -50,7 +50,11 @@ def test_the_broadcast_benchmark_delivers_every_change_to_every_client():
     assert figures["converged"] is True
     assert figures["p99_ms"] is not None
     # Its senders are bots: it says it ran without the change limits.
-    assert figures["limits_off"] == ["BOARD_NETWORK_RATE_LIMITS", "BOARD_RATE_LIMITS", "BOARD_WIDE_NETWORK_RATE_LIMITS"]
+    assert figures["limits_off"] == [
+        "BOARD_CHANGE_BUCKET",
+        "BOARD_NETWORK_CHANGE_BUCKET",
+        "BOARD_WIDE_NETWORK_CHANGE_BUCKET",
+    ]
 
 
 def test_a_slow_client_is_paused_then_resyncs_and_converges():

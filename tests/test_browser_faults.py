@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import re
 import signal
 
 import pytest
@@ -93,13 +94,16 @@ async def test_the_page_shows_reconnecting_while_redis_is_away_and_comes_back_li
 
 async def test_a_player_clicking_too_fast_is_told_to_slow_down_and_the_box_rolls_back(browser, daphnes):
     await sync_to_async(Board.objects.default)()
-    (server,) = daphnes(1, BOARD_RATE_LIMITS="2/3600")
+    # Two changes at once, then one every 20 s: the third waits up to 20 s.
+    (server,) = daphnes(1, BOARD_CHANGE_BUCKET="2/0.05")
     page = await browser.new_page(viewport=DESKTOP)
     await page.goto(server.url + "/")
     await page.wait_for_function(READY)
     for index in (1, 2, 3):
         await box(page, index).click()
-    await expect(page.locator("#toast")).to_contain_text("Slow down")
+    toast = page.locator("#toast")
+    await expect(toast).to_have_text(re.compile(r"^Slow down: try again in \d+ s\.$"))
+    assert 1 <= int(re.search(r"\d+", await toast.text_content()).group()) <= 20
     await expect(box(page, 3)).not_to_be_checked()
     await expect(page.locator("#count")).to_have_text("2")
     bits = state.sync_client().get(state.keys("main")[0])

@@ -131,7 +131,7 @@ def settings_under(**env):
         "import django, json; django.setup(); from django.conf import settings as s; "
         "print(json.dumps({n: getattr(s, n, None) for n in "
         "['DEBUG', 'SESSION_COOKIE_SECURE', 'CSRF_COOKIE_SECURE', 'SECURE_HSTS_SECONDS', "
-        "'SECURE_PROXY_SSL_HEADER', 'BOARD_RATE_LIMITS', 'BOARD_NETWORK_RATE_LIMITS']}))"
+        "'SECURE_PROXY_SSL_HEADER', 'BOARD_CHANGE_BUCKET', 'BOARD_NETWORK_CHANGE_BUCKET']}))"
     )
     result = run_python(code, **env)
     assert result.returncode == 0, result.stderr
@@ -166,25 +166,28 @@ def test_hsts_and_the_tls_proxy_header_are_opt_in(tmp_path):
     assert on["SECURE_PROXY_SSL_HEADER"] == ["HTTP_X_FORWARDED_PROTO", "https"]
 
 
-def test_the_rate_limits_default_to_one_million_checkboxes_values(tmp_path):
+def test_the_change_buckets_default_to_a_burst_of_40_refilled_6_a_second(tmp_path):
     values = settings_under(CHECKBOXES_DATA_DIR=str(tmp_path))
-    assert values["BOARD_RATE_LIMITS"] == [[7, 1], [80, 15], [240, 60]]
+    assert values["BOARD_CHANGE_BUCKET"] == [40, 6.0]
+    assert values["BOARD_NETWORK_CHANGE_BUCKET"] == [120, 15.0]
 
 
-def test_rate_limits_are_read_in_any_order_and_may_be_turned_off(tmp_path):
+def test_a_change_bucket_may_refill_slower_than_once_a_second_or_be_turned_off(tmp_path):
     values = settings_under(
-        BOARD_RATE_LIMITS="100/60, 5/1", BOARD_NETWORK_RATE_LIMITS="", CHECKBOXES_DATA_DIR=str(tmp_path)
+        BOARD_CHANGE_BUCKET=" 5/0.25 ", BOARD_NETWORK_CHANGE_BUCKET="", CHECKBOXES_DATA_DIR=str(tmp_path)
     )
-    assert values["BOARD_RATE_LIMITS"] == [[5, 1], [100, 60]]
-    assert values["BOARD_NETWORK_RATE_LIMITS"] == []
+    assert values["BOARD_CHANGE_BUCKET"] == [5, 0.25]
+    assert values["BOARD_NETWORK_CHANGE_BUCKET"] is None
 
 
 @pytest.mark.parametrize(
     ("name", "value", "complaint"),
     [
-        ("BOARD_RATE_LIMITS", "7 per second", "is not count/seconds"),
-        ("BOARD_RATE_LIMITS", "0/1", "at least 1"),
-        ("BOARD_NETWORK_RATE_LIMITS", "5/0", "at least 1"),
+        ("BOARD_CHANGE_BUCKET", "40 per 6", "is not capacity/refill"),
+        ("BOARD_CHANGE_BUCKET", "0/6", "capacity of at least 1"),
+        ("BOARD_NETWORK_CHANGE_BUCKET", "5/0", "refill above 0"),
+        ("BOARD_NETWORK_CHANGE_BUCKET", "5/nan", "refill above 0"),
+        ("BOARD_FRAME_LIMITS", "0/1", "at least 1"),
         ("TRUSTED_PROXIES", "10.0.0.0/8,proxy.example", "does not appear to be"),
         ("BOARD_MAX_SOCKETS_PER_NETWORK", "-1", "below the minimum"),
     ],

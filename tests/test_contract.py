@@ -10,8 +10,11 @@ until that branch is merged.
 
 import asyncio
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -29,7 +32,8 @@ from tests.players import Player
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("hubs")]
 
-PAGE = Path(__file__).resolve().parent.parent / "docs" / "protocol.md"
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "docs" / "protocol.md"
 HOUR = 3600
 # The defaults the page states; tests/conftest.py turns these limits off in-process.
 DEFAULT_PINGS = 5
@@ -53,6 +57,17 @@ async def result_frame(player, timeout=5):
                 player.replica.update(frame)
             else:
                 player.controls.append(json.loads(frame))
+
+
+def default_settings(*names):
+    """Settings as a fresh process reads them with no environment overrides."""
+    code = (
+        "import django, json; django.setup(); from django.conf import settings as s; "
+        f"print(json.dumps({{n: getattr(s, n) for n in {names!r}}}))"
+    )
+    env = {key: value for key, value in os.environ.items() if key not in names}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, check=True)
+    return json.loads(result.stdout)
 
 
 async def error_code(player, frame):
@@ -133,13 +148,59 @@ async def test_a_result_carries_the_epoch_its_versions_belong_to():
 
 
 async def test_a_result_whose_changes_never_reached_the_board_has_epoch_zero(settings):
-    settings.BOARD_RATE_LIMITS = [(1, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (1, 1 / HOUR)
     alice = await join()
     await alice.send_set(1, 1)
     assert (await result_frame(alice))[1][0][2] == Status.APPLIED
     await alice.send_set(2, 1)
-    assert await result_frame(alice) == (0, [(2, 1, Status.RATE_LIMITED, 0)])
+    epoch, [(index, value, status, wait)] = await result_frame(alice)
+    assert (epoch, index, value, status) == (0, 2, 1, Status.RATE_LIMITED)
+    # The version field of a RATE_LIMITED entry is the retry-after (*Retry-after*).
+    assert wait > 0
     await alice.leave()
+
+
+async def test_a_rate_limited_entry_carries_the_milliseconds_until_the_bucket_holds_a_change(settings):
+    settings.BOARD_CHANGE_BUCKET = (2, 1 / HOUR)
+    alice = await join()
+    for index in range(3):
+        await alice.send_set(index, 1)
+    statuses = [await alice.receive_result() for _ in range(3)]
+    assert [status for _, _, status, _ in statuses] == [Status.APPLIED] * 2 + [Status.RATE_LIMITED]
+    # An hour's refill is one change: the wait is (just under) an hour, in milliseconds.
+    assert HOUR * 1000 * 0.99 < statuses[2][3] <= HOUR * 1000
+    await alice.leave()
+
+
+async def test_a_change_sent_after_the_retry_after_is_not_refused(settings):
+    settings.BOARD_CHANGE_BUCKET = (1, 20)
+    alice = await join()
+    await alice.send_set(1, 1)
+    await alice.send_set(2, 1)
+    results = [await alice.receive_result() for _ in range(2)]
+    if results[1][2] == Status.APPLIED:
+        pytest.skip("this machine took over 50 ms between two frames: the bucket had refilled")
+    assert results[1][2] == Status.RATE_LIMITED and 0 < results[1][3] <= 50
+    await asyncio.sleep(results[1][3] / 1000 + 0.01)
+    await alice.send_set(2, 1)
+    assert (await alice.receive_result())[2] == Status.APPLIED
+    await alice.leave()
+
+
+def test_the_page_says_a_rate_limited_entrys_version_is_the_wait_in_milliseconds():
+    row = next(line for line in PAGE.read_text().splitlines() if line.startswith("| 6 | `RATE_LIMITED`"))
+    version = row.rstrip(" |").rsplit("|", 1)[1].strip()
+    assert version.startswith("the retry-after: milliseconds until a change from you would be allowed")
+    assert version.endswith("0 when the server has no estimate")
+    assert f"| {int(Status.RATE_LIMITED)} | `RATE_LIMITED`" in row
+
+
+def test_the_page_states_the_change_buckets_the_server_ships():
+    # In-process tests run with the limits off: the shipped values, as a fresh process reads them.
+    shipped = default_settings("BOARD_CHANGE_BUCKET", "BOARD_NETWORK_CHANGE_BUCKET", "BOARD_WIDE_NETWORK_CHANGE_BUCKET")
+    for name, (capacity, refill) in shipped.items():
+        row = next(line for line in PAGE.read_text().splitlines() if f"(`{name}`)" in line)
+        assert f"`{capacity}/{refill:g}`: a burst of {capacity}, refilled {refill:g} a second" in row
 
 
 async def test_a_frozen_result_carries_the_boards_version():
@@ -159,7 +220,7 @@ async def test_a_frozen_result_carries_the_boards_version():
 
 
 async def test_an_unchanged_change_counts_toward_the_rate(settings):
-    settings.BOARD_RATE_LIMITS = [(3, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (3, 1 / HOUR)
     alice = await join()
     for _ in range(3):
         await alice.send_set(10, 0)

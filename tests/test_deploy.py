@@ -3,6 +3,7 @@
 import asyncio
 import gzip
 import http.client
+import time
 import urllib.error
 import urllib.request
 
@@ -235,3 +236,35 @@ async def test_nginx_refuses_a_flood_of_socket_openings_before_daphne_and_others
     await carol.send_set(43, 1)
     assert (await carol.receive_result())[2] == state.Status.APPLIED
     await carol.leave()
+
+
+def log_has(server, text, timeout=10):
+    """Whether ``text`` shows up in the server's output within ``timeout`` s (daphne's access log included)."""
+    deadline = time.monotonic() + timeout
+    while text not in server.log_path.read_text():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+async def test_the_admin_goes_to_a_process_of_its_own_that_serves_no_sockets(daphnes, nginx):
+    (players,) = daphnes(1)
+    (admin,) = daphnes(1, CHECKBOXES_SERVE_SOCKETS="0")
+    proxy = nginx([players.port], admin_port=admin.port)
+
+    assert fetch(f"{proxy.url}/admin/login/")[0] == 200
+    assert fetch(f"{proxy.url}/")[0] == 200
+    assert log_has(admin, '"GET /admin/login/"')
+    assert log_has(players, '"GET /"')
+    assert "/admin/" not in players.log_path.read_text()
+
+    # Sockets through nginx reach the players' process; the admin's refuses them.
+    sock = await asyncio.to_thread(raw.RawSocket(proxy.port).open)
+    assert (await asyncio.to_thread(sock.read_message))["type"] == "hello"
+    sock.close()
+    with pytest.raises(raw.HandshakeRefused) as refused:
+        await asyncio.to_thread(raw.RawSocket(admin.port).open)
+    assert refused.value.status == 403
+    assert log_has(admin, "Refused a socket: this process serves no sockets (403).")
+    assert fetch(f"{admin.url}/readyz")[0] == 200

@@ -114,7 +114,7 @@ async def test_a_socket_that_never_acknowledges_is_closed_4408_and_others_carry_
 
 
 async def test_refused_changes_never_enter_the_boards_write_queue(settings):
-    settings.BOARD_RATE_LIMITS = [(2, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (2, 1 / HOUR)
     mallory = await join(MALLORY)
     board_hub = await hub.hub_for("main")
     submitted = []
@@ -129,7 +129,7 @@ async def test_refused_changes_never_enter_the_boards_write_queue(settings):
 
 
 async def test_refusals_held_behind_changes_in_flight_keep_the_order_of_the_sets(settings):
-    settings.BOARD_RATE_LIMITS = [(1, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (1, 1 / HOUR)
     alice = await join()
     # The first is queued, the rest refused while it is in flight: one RESULT, in order.
     for index in range(4):
@@ -142,7 +142,7 @@ async def test_refusals_held_behind_changes_in_flight_keep_the_order_of_the_sets
 
 async def test_a_socket_may_have_only_so_many_changes_in_flight(settings):
     settings.BOARD_MAX_IN_FLIGHT = 3
-    settings.BOARD_RATE_LIMITS = []
+    settings.BOARD_CHANGE_BUCKET = None
     alice = await join()
     board_hub = await hub.hub_for("main")
     # Hold the writer so the changes stay in flight.
@@ -210,8 +210,8 @@ async def test_an_ipv6_slash_48_shares_a_looser_socket_limit_across_its_slash_64
 
 
 async def test_an_ipv6_slash_48_shares_a_looser_change_budget(settings):
-    settings.BOARD_WIDE_NETWORK_RATE_LIMITS = [(3, HOUR)]
-    settings.BOARD_NETWORK_RATE_LIMITS = [(10, HOUR)]
+    settings.BOARD_WIDE_NETWORK_CHANGE_BUCKET = (3, 1 / HOUR)
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (10, 1 / HOUR)
     players = [await join(f"2001:db8:1:{k}::1") for k in range(4)]
     for index, player in enumerate(players):
         await player.send_set(index, 1)

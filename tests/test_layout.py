@@ -9,14 +9,23 @@ BOARD = Path(__file__).resolve().parent.parent / "board"
 
 # Lower layers first; a module may import its own layer and the layers below it.
 LAYERS = [
-    {"board.bitset", "board.numbers", "board.logs", "board.throttle"},
+    {"board.bitset", "board.numbers", "board.logs", "board.throttle", "board.metrics"},
     {"board.models"},
     {"board.store"},
-    {"board.pictures"},
+    {"board.pictures", "board.sharing"},
     {"board.history", "board.live"},
     {"board.moderation"},
     # Django's entry points: whatever they need.
-    {"board.admin", "board.history_admin", "board.views", "board.urls", "board.routing", "board.checks"},
+    {
+        "board.admin",
+        "board.history_admin",
+        "board.live_admin",
+        "board.views",
+        "board.urls",
+        "board.routing",
+        "board.checks",
+        "board.middleware",
+    },
     {"board.asgi"},
     {"board.apps", "board.templatetags", "board.management", "board.migrations"},
 ]

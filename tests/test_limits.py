@@ -6,7 +6,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from board.live import limits, protocol
-from board.live.limits import OPENED, ChangeWindow, NetworkBudget, SocketLedger
+from board.live.limits import OPENED, ChangeBucket, NetworkBudget, SocketLedger
 from board.models import Board
 from board.store import state
 from board.store.state import Status
@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 MALLORY = "203.0.113.66"
 ALICE = "198.51.100.1"
-# Long windows, so that no test depends on how fast the machine runs it.
+# Buckets that refill once an hour, so that no test depends on how fast the machine runs it.
 HOUR = 3600
 
 
@@ -32,48 +32,64 @@ async def results_of(player, count):
     return [await player.receive_result() for _ in range(count)]
 
 
-# -- one socket's window, by the clock -------------------------------------
+# -- one socket's bucket, by the clock ---------------------------------------
 
-DEFAULT_RATES = [(7, 1), (80, 15), (240, 60)]
-
-
-def fill(window, times):
-    for now in times:
-        assert window.has_room(now)
-        window.take(now)
+DEFAULT_BUCKET = (40, 6)
 
 
-def test_a_socket_may_make_seven_changes_in_a_second_but_not_eight():
-    window = ChangeWindow(DEFAULT_RATES)
-    fill(window, [0.1 * k for k in range(7)])
-    assert not window.has_room(0.7)
-    assert window.has_room(1.01)
+def clicks(bucket, per_second, seconds, start=0.0):
+    """Click at a steady rate; the number of clicks refused."""
+    refused = 0
+    for k in range(int(per_second * seconds)):
+        now = start + k / per_second
+        if bucket.wait(now):
+            refused += 1
+        else:
+            bucket.take(now)
+    return refused
 
 
-def test_a_socket_may_make_eighty_changes_in_fifteen_seconds_but_not_more():
-    window = ChangeWindow(DEFAULT_RATES)
-    fill(window, [0.15 * k for k in range(80)])
-    assert not window.has_room(14.9)
-    assert window.has_room(15.01)
+def test_a_socket_may_burst_forty_changes_at_once_but_not_forty_one():
+    bucket = ChangeBucket(DEFAULT_BUCKET)
+    assert clicks(bucket, 10**6, 40 / 10**6) == 0
+    assert bucket.wait(0.0001) > 0
 
 
-def test_a_socket_may_make_240_changes_in_a_minute_but_not_more():
-    window = ChangeWindow(DEFAULT_RATES)
-    fill(window, [0.25 * k for k in range(240)])
-    assert not window.has_room(59.9)
-    assert window.has_room(60.01)
+def test_a_fast_person_clicking_12_a_second_for_3_seconds_is_never_refused():
+    assert clicks(ChangeBucket(DEFAULT_BUCKET), 12, 3) == 0
 
 
-def test_a_socket_without_rates_is_never_limited():
-    window = ChangeWindow([])
-    fill(window, [0.0] * 1000)
+def test_a_steady_person_clicking_5_a_second_for_a_minute_is_never_refused():
+    assert clicks(ChangeBucket(DEFAULT_BUCKET), 5, 60) == 0
+
+
+def test_a_bot_sending_20_a_second_is_refused_within_3_seconds_then_held_to_the_refill():
+    bucket = ChangeBucket(DEFAULT_BUCKET)
+    assert clicks(bucket, 20, 2.5) == 0
+    assert clicks(bucket, 20, 0.5, start=2.5) > 0
+    # Over the next ten seconds it gets the refill, 6 a second, and no more.
+    refused = clicks(bucket, 20, 10, start=3)
+    assert 200 - 61 <= refused <= 200 - 59
+
+
+def test_a_refused_change_is_told_how_long_until_the_bucket_holds_one():
+    bucket = ChangeBucket((1, 2))
+    bucket.take(10.0)
+    assert bucket.wait(10.0) == 500
+    assert bucket.wait(10.25) == 250
+    assert bucket.wait(10.5) == 0
+
+
+def test_a_socket_without_a_bucket_is_never_limited():
+    bucket = ChangeBucket(None)
+    assert clicks(bucket, 10**6, 1000 / 10**6) == 0
 
 
 # -- one socket, on the wire ------------------------------------------------
 
 
 async def test_a_change_over_the_sockets_rate_is_refused_and_never_reaches_the_board(settings):
-    settings.BOARD_RATE_LIMITS = [(3, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (3, 1 / HOUR)
     mallory, bob = await join(MALLORY), await join()
     for index in range(4):
         await mallory.send_set(index, 1)
@@ -89,7 +105,7 @@ async def test_a_change_over_the_sockets_rate_is_refused_and_never_reaches_the_b
 
 
 async def test_rate_limited_results_keep_their_place_among_the_others(settings):
-    settings.BOARD_RATE_LIMITS = [(2, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (2, 1 / HOUR)
     mallory = await join(MALLORY)
     for index in (10, 11, 12, 13):
         await mallory.send_set(index, 1)
@@ -103,8 +119,21 @@ async def test_rate_limited_results_keep_their_place_among_the_others(settings):
     await mallory.leave()
 
 
+async def test_a_refusal_for_the_sockets_rate_carries_the_milliseconds_to_wait(settings):
+    settings.BOARD_CHANGE_BUCKET = (1, 1 / HOUR)
+    mallory = await join(MALLORY)
+    await mallory.send_set(1, 1)
+    await mallory.send_set(2, 1)
+    applied, refused = await results_of(mallory, 2)
+    assert applied[2] == Status.APPLIED
+    # A RATE_LIMITED entry's version is the wait: about an hour, never 0.
+    assert refused[2] == Status.RATE_LIMITED
+    assert HOUR * 1000 * 0.99 < refused[3] <= HOUR * 1000
+    await mallory.leave()
+
+
 async def test_one_sockets_rate_does_not_limit_another_socket(settings):
-    settings.BOARD_RATE_LIMITS = [(1, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (1, 1 / HOUR)
     mallory, alice = await join(MALLORY), await join()
     await mallory.send_set(1, 1)
     await mallory.send_set(2, 1)
@@ -116,7 +145,7 @@ async def test_one_sockets_rate_does_not_limit_another_socket(settings):
 
 
 async def test_a_socket_that_keeps_sending_while_limited_is_disconnected_with_4429(settings):
-    settings.BOARD_RATE_LIMITS = [(2, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (2, 1 / HOUR)
     settings.BOARD_RATE_LIMITED_CLOSE = 5
     mallory, bob = await join(MALLORY), await join()
     for index in range(20):
@@ -135,7 +164,7 @@ async def test_a_socket_that_keeps_sending_while_limited_is_disconnected_with_44
 
 
 async def test_a_socket_that_slows_down_is_not_disconnected(settings):
-    settings.BOARD_RATE_LIMITS = [(2, HOUR)]
+    settings.BOARD_CHANGE_BUCKET = (2, 1 / HOUR)
     settings.BOARD_RATE_LIMITED_CLOSE = 5
     alice = await join()
     for index in range(7):
@@ -150,7 +179,7 @@ async def test_a_socket_that_slows_down_is_not_disconnected(settings):
 
 
 async def test_sockets_of_one_network_share_its_budget(settings):
-    settings.BOARD_NETWORK_RATE_LIMITS = [(5, HOUR)]
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (5, 1 / HOUR)
     first, second = await join(MALLORY), await join(MALLORY)
     for index in range(3):
         await first.send_set(index, 1)
@@ -163,8 +192,22 @@ async def test_sockets_of_one_network_share_its_budget(settings):
     await second.leave()
 
 
+async def test_a_refusal_for_the_networks_rate_carries_the_milliseconds_to_wait(settings):
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (1, 1 / HOUR)
+    first, second = await join(MALLORY), await join(MALLORY)
+    await first.send_set(1, 1)
+    assert (await first.receive_result())[2] == Status.APPLIED
+    await second.send_set(2, 1)
+    # Counted in Redis, by Redis's clock: the other socket waits about an hour too.
+    _, _, status, wait = await second.receive_result()
+    assert status == Status.RATE_LIMITED
+    assert HOUR * 1000 * 0.99 < wait <= HOUR * 1000
+    await first.leave()
+    await second.leave()
+
+
 async def test_another_network_has_its_own_budget(settings):
-    settings.BOARD_NETWORK_RATE_LIMITS = [(1, HOUR)]
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (1, 1 / HOUR)
     mallory, alice = await join(MALLORY), await join(ALICE)
     await mallory.send_set(1, 1)
     await mallory.send_set(2, 1)
@@ -176,7 +219,7 @@ async def test_another_network_has_its_own_budget(settings):
 
 
 async def test_ipv6_addresses_in_one_slash_64_share_a_budget(settings):
-    settings.BOARD_NETWORK_RATE_LIMITS = [(1, HOUR)]
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (1, 1 / HOUR)
     one, two = await join("2001:db8:5:6::1"), await join("2001:db8:5:6:abcd::2")
     await one.send_set(1, 1)
     assert (await one.receive_result())[2] == Status.APPLIED
@@ -188,7 +231,7 @@ async def test_ipv6_addresses_in_one_slash_64_share_a_budget(settings):
 
 async def test_many_sockets_checking_at_once_are_each_counted_once(settings):
     # Checks that arrive together go to Redis in one call; each must still count.
-    settings.BOARD_NETWORK_RATE_LIMITS = [(10, HOUR)]
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (10, 1 / HOUR)
     players = [await join(MALLORY) for _ in range(6)]
     for player in players:
         await player.send_set(players.index(player) * 2, 1)
@@ -336,7 +379,7 @@ async def test_each_harness_player_is_a_network_of_its_own(daphnes):
 async def test_a_networks_budget_is_shared_by_its_sockets_on_every_process(daphnes):
     from harness.players import NetPlayer
 
-    first, second = daphnes(2, BOARD_NETWORK_RATE_LIMITS="5/3600")
+    first, second = daphnes(2, BOARD_NETWORK_CHANGE_BUCKET="5/0.0003")
     one = await NetPlayer(first.url, local_address=HOME).join()
     two = await NetPlayer(second.url, local_address=HOME).join()
     for index in range(3):
@@ -384,12 +427,12 @@ UNREACHABLE = "redis://127.0.0.1:1/0"
 
 async def test_the_network_budget_lets_changes_through_when_redis_is_unreachable(settings):
     # The writer refuses them as UNAVAILABLE then, which says more than "slow down".
-    settings.BOARD_NETWORK_RATE_LIMITS = [(1, HOUR)]
+    settings.BOARD_NETWORK_CHANGE_BUCKET = (1, 1 / HOUR)
     original = settings.REDIS_URL
     use_redis(UNREACHABLE)
     try:
         budget = NetworkBudget()
-        assert [await budget.allow(ipaddress.ip_network(f"{MALLORY}/32")) for _ in range(2)] == [True, True]
+        assert [await budget.wait(ipaddress.ip_network(f"{MALLORY}/32")) for _ in range(2)] == [0, 0]
     finally:
         await state.close_async_client()
         use_redis(original)

@@ -1,9 +1,11 @@
-"""The log throttle that keeps an outage from burying the log."""
+"""The log throttle that keeps an outage from burying the log, and the JSON format."""
 
+import json
 import logging
+import os
 import sys
 
-from board.logs import Throttle
+from board.logs import JsonFormatter, Throttle
 
 
 def record(message, *args, level=logging.ERROR, name="channels_redis.pubsub"):
@@ -69,3 +71,35 @@ def test_a_traceback_is_logged_once_then_one_line():
     second = failure()
     assert gate.filter(second)
     assert second.exc_info is None and "traceback as before" in second.getMessage()
+
+
+def test_records_of_one_kind_are_throttled_together_whatever_their_message():
+    gate, _ = throttle()
+    first = record("Closed a socket: too_many_frames. Network %s.", "127.0.0.1/32", name="board.live.consumers")
+    first.throttle = "too_many_frames"
+    second = record("Closed a socket: too_many_frames. Network %s.", "127.0.0.2/32", name="board.live.consumers")
+    second.throttle = "too_many_frames"
+    assert gate.filter(first)
+    assert not gate.filter(second)
+
+
+def test_the_json_format_is_one_object_with_the_context_and_the_traceback_as_a_field():
+    try:
+        raise RuntimeError("boom")
+    except RuntimeError:
+        entry = logging.LogRecord(
+            "board.live.hub", logging.ERROR, __file__, 1, "Loop %s failed", ("tick",), sys.exc_info()
+        )
+    entry.board, entry.network = "main", "127.0.0.1/32"
+    line = JsonFormatter().format(entry)
+    assert "\n" not in line
+    parsed = json.loads(line)
+    assert parsed["message"] == "Loop tick failed"
+    assert (parsed["level"], parsed["logger"], parsed["pid"]) == ("ERROR", "board.live.hub", os.getpid())
+    assert (parsed["board"], parsed["network"]) == ("main", "127.0.0.1/32")
+    assert parsed["traceback"].startswith("Traceback") and "RuntimeError: boom" in parsed["traceback"]
+
+
+def test_the_json_format_leaves_out_context_a_record_does_not_have():
+    parsed = json.loads(JsonFormatter().format(record("Service Unavailable")))
+    assert "board" not in parsed and "network" not in parsed and "traceback" not in parsed

@@ -167,14 +167,19 @@ def read_newest_first(slug, before=None, keep=None):
     A day is read whole before its newest entry comes out: ``keep`` picks the
     entries worth holding on to, so a search holds only what it looks for.
     """
-    limit = None if before is None else id_key(before)
     for day in reversed(days(slug)):
-        kept = [
-            entry
-            for entry in _entries(path(slug, day))
-            if (limit is None or id_key(entry.id) < limit) and (keep is None or keep(entry))
-        ]
-        yield from reversed(kept)
+        yield from day_newest_first(slug, day, before, keep)
+
+
+def day_newest_first(slug, day, before=None, keep=None):
+    """One day file's entries older than id ``before`` that ``keep`` keeps, newest first; the file is read whole."""
+    limit = None if before is None else id_key(before)
+    kept = [
+        entry
+        for entry in _entries(path(slug, day))
+        if (limit is None or id_key(entry.id) < limit) and (keep is None or keep(entry))
+    ]
+    return reversed(kept)
 
 
 # -- writing ------------------------------------------------------------------
@@ -282,8 +287,22 @@ def archive(slug, before, forget_before):
     return Archived(written, touched)
 
 
-def tidy(now):
-    """Every board's archives: delete days past ``HISTORY_ARCHIVE_DAYS``, forget identities past retention."""
+def preview(slug, before):
+    """What :func:`archive` would move (entries and their days), with nothing written or deleted."""
+    entries, touched = 0, []
+    for entry in changelog.read(slug, "-", f"({milliseconds(before)}-0"):
+        entries += 1
+        day = time_of(entry.id).date()
+        if not touched or touched[-1] != day:
+            touched.append(day)
+    return Archived(entries, touched)
+
+
+def tidy(now, dry_run=False):
+    """Every board's archives: delete days past ``HISTORY_ARCHIVE_DAYS``, forget identities past retention.
+
+    With ``dry_run``, count what would be done and touch no file.
+    """
     root = settings.HISTORY_ARCHIVE_DIR
     if not root.is_dir():
         return Tidied(0, 0)
@@ -291,16 +310,18 @@ def tidy(now):
     oldest_kept = (now - timedelta(days=settings.HISTORY_ARCHIVE_DAYS)).date()
     deleted = anonymised = 0
     for folder in sorted(item for item in root.iterdir() if item.is_dir()):
-        for leftover in folder.glob(".*.tmp"):
+        for leftover in () if dry_run else folder.glob(".*.tmp"):
             # A run that crashed before renaming its file; the entries are still in Redis or the old file.
             leftover.unlink(missing_ok=True)
         for day in days(folder.name):
             file = path(folder.name, day)
             if settings.HISTORY_ARCHIVE_DAYS and day < oldest_kept:
-                file.unlink()
+                if not dry_run:
+                    file.unlink()
                 deleted += 1
             elif _holds_identities_before(file, day, forget_before):
-                DayWriter(folder.name, day, forget_before).close()
+                if not dry_run:
+                    DayWriter(folder.name, day, forget_before).close()
                 anonymised += 1
     return Tidied(deleted, anonymised)
 

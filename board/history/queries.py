@@ -11,6 +11,8 @@ import functools
 import ipaddress
 from dataclasses import dataclass, field
 
+from django.conf import settings
+
 from .. import bitset, pictures
 from ..store import changelog
 from ..store.changelog import Change, Reset
@@ -72,6 +74,82 @@ def box_history(board, box, limit):
         if len(found) >= limit:
             break
     return found
+
+
+@dataclass(frozen=True)
+class BoxPage:
+    """Part of a box's history: ``events`` newest first, and the entry id to go on before (None at the start)."""
+
+    events: list
+    more: str | None
+
+
+def box_history_page(board, box, limit, before=None):
+    """As :func:`box_history`, from before the entry id ``before``, reading a bounded number of entries.
+
+    The admin asks this, in a request: a box few people changed could
+    otherwise have it read a whole month of archives. At most
+    ``HISTORY_SCAN_ENTRIES`` entries of the live log are read, and archive
+    day files (each read whole) only while fewer than that have been read;
+    ``more`` says where the next page starts. Each page reads something, so
+    following ``more`` always reaches the start.
+    """
+    budget = settings.HISTORY_SCAN_ENTRIES
+    scan = _Scan(box, budget)
+    found = []
+    end = "+" if before is None else f"({before}"
+    for entry in changelog.read(board.slug, "-", end, reverse=True, keep=scan.keep_raw):
+        if scan.sets(entry):
+            found.append(_event(board, entry, box))
+        if len(found) >= limit or scan.stopped:
+            return BoxPage(found, entry.id)
+    oldest_live = changelog.oldest_id(board.slug)
+    if before is None or (oldest_live is not None and changelog.id_key(oldest_live) < changelog.id_key(before)):
+        before = oldest_live
+    for day in reversed(archive.days(board.slug)):
+        if before is not None and (archive.day_start(day), 0) >= changelog.id_key(before):
+            continue  # all of that day is at or after where this page starts
+        if scan.read >= budget:
+            return BoxPage(found, f"{archive.day_end(day)}-0")
+        for entry in archive.day_newest_first(board.slug, day, before, scan.keep):
+            found.append(_event(board, entry, box))
+            if len(found) >= limit:
+                return BoxPage(found, entry.id)
+    return BoxPage(found, None)
+
+
+class _Scan:
+    """Counts the entries a box's history reads, and stops the live log's reading at the budget."""
+
+    def __init__(self, box, budget):
+        self.box = box
+        self.wanted = str(box).encode()
+        self.budget = budget
+        self.read = 0
+        self.stopped = False
+        self.last_matches = False
+
+    def keep_raw(self, fields):
+        # At the budget the entry is let through whatever it is, so that its
+        # id (where the next page starts) is known; sets() says if it counts.
+        self.read += 1
+        self.last_matches = fields[0] != b"box" or fields[1] == self.wanted
+        if self.read >= self.budget:
+            self.stopped = True
+            return True
+        return self.last_matches
+
+    def sets(self, entry):
+        return self.last_matches and self.keep(entry, count=False)
+
+    def keep(self, entry, count=True):
+        self.read += count
+        return isinstance(entry, Reset) or entry.box == self.box
+
+
+def _event(board, entry, box):
+    value = _bit(bits_named(board, entry.digest), box) if isinstance(entry, Reset) else entry.value
+    return BoxEvent(entry, value)
 
 
 def _bit(bits, box):

@@ -9,6 +9,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.db import DatabaseError
 
+from .. import metrics
 from ..store import state
 from ..store.state import Status
 from . import bans, limits, network, protocol, transport
@@ -29,6 +30,10 @@ STRIKE_CLOSES = {
     Status.RATE_LIMITED: ("rate_limited", "Too many changes while told to slow down; disconnected."),
     Status.BANNED: ("banned", "Your network is banned from changing boxes; disconnected."),
 }
+# Closes that say a client misbehaved, logged (throttled, board/logs.py) with their reason.
+ABUSE_CLOSES = {protocol.CLOSE_TOO_MANY, protocol.CLOSE_TOO_MANY_BAD_FRAMES, protocol.CLOSE_NOT_READING}
+# Frame errors that are changes refused, counted with the changes' outcomes.
+FRAME_OUTCOMES = {"index_out_of_range": Status.OUT_OF_RANGE, "bad_value": Status.BAD_VALUE}
 # A refused change waiting behind this socket's changes in flight, so that its
 # RESULTs keep the order of its SETs.
 IN_FLIGHT = None
@@ -52,6 +57,9 @@ class BoardConsumer(AsyncWebsocketConsumer):
     hub = None
     writer = None
     counted = False
+    # The code the socket closed with (ours, or the client's), for the closes metric.
+    close_code = None
+    close_recorded = False
     # Set once the socket is closing or gone: nothing more is sent or accepted.
     closing = False
     # While the socket joins (between attach and hello): the hub's frames for it, sent after the hello.
@@ -94,7 +102,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         self.pings = limits.Windows(settings.BOARD_PING_LIMITS)
         self.bad_frames = limits.Strikes()
         self.strikes = limits.Strikes()
-        self.changes = limits.ChangeWindow(settings.BOARD_RATE_LIMITS)
+        self.changes = limits.ChangeBucket(settings.BOARD_CHANGE_BUCKET)
         # This socket's changes in the hub's queue and the refusals held behind them.
         self.pending = deque()
         self.in_flight = 0
@@ -134,6 +142,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         joining, self.joining = self.joining, None
         await self._send(self._hello(hub, meta))
+        hub.joins.inc()
         for send, payload, wire in joining:
             await send(payload, wire)
 
@@ -162,11 +171,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
         )
 
     async def disconnect(self, code):
+        if self.close_code is None:
+            self.close_code = code
         await self._leave()
 
     async def _leave(self):
         """Leave the hub and give back the ledger slot; safe to call more than once."""
         self.closing = True
+        if not self.close_recorded:
+            self.close_recorded = True
+            metrics.CLOSES.labels(metrics.close_code(self.close_code or 1006)).inc()
         if self.hub is not None:
             self.hub.detach(self)
         if self.counted:
@@ -223,14 +237,16 @@ class BoardConsumer(AsyncWebsocketConsumer):
     # -- changes -------------------------------------------------------------
 
     async def _change(self, change):
-        refusal = await self._refusal(change)
+        refusal, wait = await self._refusal(change)
         if refusal is None:
             self.in_flight += 1
             self.pending.append(IN_FLIGHT)
             self.hub.submit(self, change.index, change.value)
             return
-        # Refused here, at O(1), without entering the board's write queue.
-        entry = (change.index, change.value, refusal, 0)
+        # Refused here, at O(1), without entering the board's write queue. A
+        # refused entry's version is the milliseconds to wait (0: no estimate).
+        self.hub.outcomes[refusal].inc()
+        entry = (change.index, change.value, refusal, wait)
         if self.pending:
             if len(self.pending) >= settings.BOARD_MAX_IN_FLIGHT * 4:
                 await self._disconnect(protocol.CLOSE_TOO_MANY, *STRIKE_CLOSES[Status.RATE_LIMITED])
@@ -242,25 +258,29 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self._strike(refusal)
 
     async def _refusal(self, change):
-        """Why a valid change is refused before it reaches the board, or None to let it through."""
+        """Why a valid change is refused before it reaches the board and the milliseconds to wait, or (None, 0)."""
         self.hub.tally.count(self.network_label)
         if await self.ban.banned(self.network):
-            return Status.BANNED
+            return Status.BANNED, 0
+        if self.in_flight >= settings.BOARD_MAX_IN_FLIGHT:
+            # Its wait is the server's, not a rate: no estimate.
+            return Status.RATE_LIMITED, 0
         now = time.monotonic()
-        if self.in_flight >= settings.BOARD_MAX_IN_FLIGHT or not self.changes.has_room(now):
-            return Status.RATE_LIMITED
-        if not await self._network_allows():
-            return Status.RATE_LIMITED
+        wait = self.changes.wait(now) or await self._network_wait()
+        if wait:
+            return Status.RATE_LIMITED, wait
         self.changes.take(now)
-        return None
+        return None, 0
 
-    async def _network_allows(self):
-        network_limited = self.network is not None and settings.BOARD_NETWORK_RATE_LIMITS
-        if network_limited and not await limits.budget().allow(self.network):
-            return False
-        if self.wide_network is not None and settings.BOARD_WIDE_NETWORK_RATE_LIMITS:
-            return await limits.wide_budget().allow(self.wide_network)
-        return True
+    async def _network_wait(self):
+        """Milliseconds until the network (and its wide network) may change a box; 0 counts this change."""
+        if self.network is not None and settings.BOARD_NETWORK_CHANGE_BUCKET:
+            wait = await limits.budget().wait(self.network)
+            if wait:
+                return wait
+        if self.wide_network is not None and settings.BOARD_WIDE_NETWORK_CHANGE_BUCKET:
+            return await limits.wide_budget().wait(self.wide_network)
+        return 0
 
     async def _strike(self, refusal):
         """A client that keeps sending while refused is not listening: disconnect it."""
@@ -272,21 +292,40 @@ class BoardConsumer(AsyncWebsocketConsumer):
         """Tell the client why, then close; frames still in flight are ignored."""
         if self.closing:
             return
+        if not self.counted:
+            # Refused as it opened (too many sockets, opening too often): the limits at work.
+            self._log(logging.INFO, error_code, "Refused a socket: %s (%d).", error_code, code)
+        elif code in ABUSE_CLOSES:
+            self._log(logging.WARNING, error_code, "Closed a socket: %s (%d).", error_code, code)
         await self._send(protocol.error(error_code, message))
         self.closing = True
         await self._close(code)
 
     async def _close(self, code):
         self.closing = True
+        if self.close_code is None:
+            self.close_code = code
         try:
             await self.close(code=code)
         except Disconnected:
             pass
 
     async def _refuse(self, error):
+        outcome = FRAME_OUTCOMES.get(error.code)
+        if outcome is None:
+            metrics.BAD_FRAMES.labels(error.code).inc()
+        else:
+            self.hub.outcomes[outcome].inc()
         fields = {} if error.index is None else {"index": error.index}
         await self._send(protocol.error(error.code, error.message, **fields))
         if self.bad_frames.add(time.monotonic()) > settings.BOARD_MAX_BAD_FRAMES:
+            self._log(
+                logging.WARNING,
+                "bad_frames",
+                "Closed a socket: too many bad frames, the last %s (%d).",
+                error.code,
+                protocol.CLOSE_TOO_MANY_BAD_FRAMES,
+            )
             await self._close(protocol.CLOSE_TOO_MANY_BAD_FRAMES)
 
     async def _acknowledge(self, frames):
@@ -312,6 +351,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             # sent can only pile up in this process.
             self.closing = True
             self.frames_sent += 1
+            self._log(logging.WARNING, "not_reading", "Closed a socket: not_reading (%d).", protocol.CLOSE_NOT_READING)
             await self._raw(protocol.error("not_reading", "Too many frames left unacknowledged; disconnected."))
             await self._close(protocol.CLOSE_NOT_READING)
             return
@@ -333,9 +373,27 @@ class BoardConsumer(AsyncWebsocketConsumer):
 
     def drop(self):
         """Abort a connection whose unread bytes passed the bound: no close frame could reach it."""
+        if not self.closing:
+            self._log(
+                logging.WARNING,
+                "queued_bytes",
+                "Dropped a socket: more than %d bytes unread.",
+                settings.BOARD_MAX_QUEUED_BYTES,
+            )
+            metrics.DROPPED.inc()
+            self.close_code = 1006
         self.closing = True
         if self.writer is not None:
             self.writer.abort()
+
+    def _log(self, level, kind, message, *args):
+        """Log what happened to this socket, with its board and network; throttled per ``kind``, not per network.
+
+        One flood from a thousand networks is a line a minute per kind (and a
+        count of the rest), each line naming the network it was about.
+        """
+        extra = {"board": self.scope["url_route"]["kwargs"]["slug"], "network": self.network_label, "throttle": kind}
+        logger.log(level, f"{message} Board %s, network %s.", *args, extra["board"], extra["network"], extra=extra)
 
     # -- called by the hub ---------------------------------------------------
 
@@ -350,6 +408,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
             # The client stopped reading (or acking): stop queueing frames for it
             # instead of buffering without bound; it resyncs once it catches up.
             self.lagging = True
+            metrics.LAGGING.inc()
             return
         await self._send(frame, wire)
 
@@ -374,6 +433,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
         await self._send_results(out, epoch)
 
     async def _send_results(self, entries, epoch=0):
+        self.hub.tally.answered(entries)  # every change's outcome, refusals too (the staff's live page)
         await self._send(protocol.encode_results(entries, epoch))
 
     async def storage_lost(self):

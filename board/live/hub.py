@@ -10,7 +10,8 @@ process, so the group has one member per process, not one per player. It:
 - publishes each batch of applied changes once to the group, and relays the
   batches of every process to its local sockets as one binary UPDATE frame per
   tick (the flusher), skipping sockets that have fallen too far behind;
-- every few seconds records its player count in Redis and tells its sockets the
+- every few seconds records its player count and its figures for the staff's
+  live page (board/live/report.py) in Redis, and tells its sockets the
   board's player total and version (the beacon), so a client that missed a
   frame, or a Redis that came back empty, is noticed even when the board is idle.
 
@@ -35,17 +36,18 @@ import secrets
 import socket
 import time
 import weakref
-from collections import deque
+from collections import Counter, deque
 
 import redis
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from .. import metrics
 from ..models import Board
 from ..store import changelog, snapshots, state
 from ..store.state import Status
-from . import bans, events, limits, protocol, tally, transport
+from . import bans, events, limits, protocol, report, tally, transport
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,16 @@ class BoardHub:
         self._layer = get_channel_layer()
         self._channel = None
         self.tally = tally.Tally(board.slug)
+        self.report = report.Report(board.slug)
+        self._outbox_since = 0.0
+        # This board's labelled metrics, looked up once (board/metrics.py).
+        self.sockets_gauge = metrics.SOCKETS.labels(board.slug)
+        self.joins = metrics.JOINS.labels(board.slug)
+        self.outcomes = {status: metrics.CHANGES.labels(board.slug, status.name.lower()) for status in Status}
+        # labels() costs about ten times an inc(): the channel layer's counters by event type, once each.
+        self._published = metrics.CHANNEL_MESSAGES.labels("sent", events.BATCH)
+        self._heard = {}
+        self._subscriptions = 0
 
     def start(self):
         if self._tasks:
@@ -194,6 +206,7 @@ class BoardHub:
             pending = [task for task in pending if not task.done()]
         await asyncio.gather(*self._tasks, return_exceptions=True)  # all done: collects their outcomes
         self._tasks = []
+        self.sockets_gauge.set(0)
         if self._channel is not None:
             try:
                 await self._layer.group_discard(events.group_name(self.board.slug), self._channel)
@@ -212,10 +225,12 @@ class BoardHub:
 
     def attach(self, consumer):
         self.sockets.add(consumer)
+        self.sockets_gauge.set(len(self.sockets))
         self._presence_changed.set()
 
     def detach(self, consumer):
         self.sockets.discard(consumer)
+        self.sockets_gauge.set(len(self.sockets))
         self._presence_changed.set()
 
     def submit(self, consumer, index, value):
@@ -242,26 +257,34 @@ class BoardHub:
                 except Exception:
                     _stop_if_cancelled()
                     logger.exception("Applying a batch of changes to board %s failed", self.board.slug)
-                    await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
+                    await self._unavailable(batch)
             self._progress = time.monotonic()
 
     async def _write(self, batch):
         changes = [(index, value) for _, index, value in batch]
         authors = [consumer.author for consumer, _, _ in batch]
+        metrics.BATCH_SIZE.observe(len(batch))
         try:
             applied = await state.aapply(self.board, changes, authors)
         except state.StorageRefused as error:
             # Redis answers but will not write: the sockets stay, their changes are refused.
             logger.warning("Redis refuses changes to board %s: %s", self.board.slug, error)
-            await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
+            await self._unavailable(batch)
             return
         except state.StateUnavailable:
-            await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
+            await self._unavailable(batch)
             await self.storage_lost()
             return
+        for status, number in Counter(applied.statuses).items():
+            self.outcomes[status].inc(number)
         await self._answer(batch, list(zip(applied.statuses, applied.versions(), strict=True)), applied.epoch)
+        self.report.applied(applied.to_version - applied.from_version)
         if applied.to_version > applied.from_version:
             await self._broadcast(applied, changes)
+
+    async def _unavailable(self, batch):
+        self.outcomes[Status.UNAVAILABLE].inc(len(batch))
+        await self._answer(batch, [(Status.UNAVAILABLE, 0)] * len(batch))
 
     async def _answer(self, batch, outcomes, epoch=0):
         """One RESULT per sender; ``epoch`` is the board's when the changes reached it, else 0."""
@@ -280,9 +303,12 @@ class BoardHub:
         for attempt in range(2):
             try:
                 await self._layer.group_send(events.group_name(self.board.slug), message)
+                self._published.inc()
                 return
-            except state.TRANSIENT_ERRORS:
+            except state.TRANSIENT_ERRORS as error:
+                metrics.redis_error(error)
                 if attempt:
+                    metrics.CHANNEL_FAILURES.inc()
                     # Other processes' clients notice the gap from the next beacon and resync.
                     logger.warning("Could not publish a batch for %s; remote clients will resync", self.board.slug)
 
@@ -294,14 +320,22 @@ class BoardHub:
             message = await self._layer.receive(self._channel)
             handler = getattr(self, message.get("type", "").replace(".", "_"), None)
             if handler is None:
+                metrics.CHANNEL_MESSAGES.labels("received", "unknown").inc()
                 logger.warning("Ignoring unknown hub event %r", message.get("type"))
                 continue
+            self._heard_counter(message["type"]).inc()
             try:
                 await handler(message)
             except Exception:
                 # The relay's channel stays subscribed: the next event is heard.
                 _stop_if_cancelled()
                 logger.exception("Handling the hub event %r failed", message.get("type"))
+
+    def _heard_counter(self, kind):
+        counter = self._heard.get(kind)
+        if counter is None:
+            counter = self._heard[kind] = metrics.CHANNEL_MESSAGES.labels("received", kind)
+        return counter
 
     async def _join_group(self):
         self._channel = None  # until the new subscription holds: /readyz says so
@@ -311,9 +345,13 @@ class BoardHub:
                 channel = await self._layer.new_channel(prefix="hub.")
                 await self._layer.group_add(group, channel)
                 self._channel = channel
+                self._subscriptions += 1
+                if self._subscriptions > 1:
+                    metrics.RESUBSCRIPTIONS.inc()
                 return
-            except state.REDIS_ERRORS:
+            except state.REDIS_ERRORS as error:
                 _stop_if_cancelled()
+                metrics.redis_error(error)
                 # Once per outage: a line a second would bury everything else.
                 if not failing:
                     logger.warning("Cannot subscribe to %s yet; retrying every second", group)
@@ -350,6 +388,8 @@ class BoardHub:
         self._stopping = asyncio.ensure_future(self.stop())
 
     def _relay(self, run):
+        if not self._outbox:
+            self._outbox_since = time.monotonic()  # the fan-out lag counts from here
         self._outbox.append(run)
         self._flush_wakeup.set()
 
@@ -365,14 +405,22 @@ class BoardHub:
             if delay > 0:
                 await asyncio.sleep(delay)
             self._flush_wakeup.clear()
-            runs, self._outbox = self._outbox, []
+            # Taken with the runs: runs relayed during this fan-out start the next one's lag.
+            runs, self._outbox, since = self._outbox, [], self._outbox_since
             self._last_flush = loop.time()
-            started = time.thread_time()
+            started, wall = time.thread_time(), time.perf_counter()
+            frames = 0
             for frame in protocol.update_frames(runs):
                 # Framed once for every socket (board/transport.py).
                 wire = transport.frame(frame)
-                for consumer in list(self.sockets):
+                sockets = list(self.sockets)
+                frames += len(sockets)
+                for consumer in sockets:
                     await _each(consumer, consumer.send_update, frame, wire)
+            if runs:
+                self.report.fanned_out(time.monotonic() - since)
+            metrics.UPDATE_FRAMES.inc(frames)
+            metrics.TICK_SECONDS.observe(time.perf_counter() - wall)
             # With thousands of sockets a fan-out takes a while; frames then
             # come less often than every tick (carrying more changes each), so
             # fanning out stays within its share of the process's CPU and
@@ -418,6 +466,7 @@ class BoardHub:
                 failing = False
             except (state.StateUnavailable, *state.TRANSIENT_ERRORS) as error:
                 _stop_if_cancelled()
+                metrics.redis_error(error)
                 if not failing:
                     logger.warning("Beacon for board %s failed: %s", self.board.slug, error)
                 failing = True
@@ -449,9 +498,11 @@ class BoardHub:
         try:
             await limits.ledger().heartbeat()
             self.players_elsewhere = await self._players_elsewhere()
+            await self.report.write(PROCESS_ID, len(self.sockets))  # the staff's live page
         except redis.ResponseError as error:
             if not state.refused(error):
                 raise
+            metrics.redis_error(error)
             logger.warning("Redis refuses the presence of board %s: %s", self.board.slug, error)
         await self._notice_restart()
         meta = await state.ameta(self.board)

@@ -2,14 +2,21 @@
 Abuse limits: how fast one socket, and one network, may change boxes, and how
 many sockets one network may hold open (docs/protocol.md, "Limits").
 
-- A socket's own rate lives in its process (a socket never moves), so it is an
-  exact sliding window in memory and costs nothing to check.
-- A network's change budget is shared by every process, so it lives in Redis.
+- Change limits are token buckets: a bucket holds up to ``capacity`` changes
+  and refills at ``rate`` a second. A person clicking as fast as they can for
+  a few seconds draws on the burst and is never refused; a bot's sustained
+  rate empties it and is then held to the refill rate.
+- A socket's own bucket lives in its process (a socket never moves), so it is
+  exact and costs nothing to check.
+- A network's bucket is shared by every process, so it lives in Redis.
   Checks waiting at the same moment go to Redis together in one Lua call: the
   cost is one round trip per batch, not per change.
 - A network's open sockets are counted per process in Redis. Each process
   writes its own counts (which it knows exactly) and refreshes their expiry
   from the hub beacon, so the counts of a killed process expire on their own.
+
+A refused change is told how long to wait: the milliseconds until its bucket
+holds a whole change again.
 
 Every Redis key here shares the hash tag ``{limits}``, so each script touches
 one slot even on a Redis Cluster.
@@ -20,6 +27,7 @@ socket gets only its own limits.
 
 import asyncio
 import logging
+import math
 import secrets
 import weakref
 from collections import deque
@@ -31,10 +39,41 @@ from ..store import state
 
 logger = logging.getLogger(__name__)
 
-# Sliding-window counter: the previous fixed window's count, weighted by how
-# much of it still overlaps the sliding window, plus the current one's. It
-# assumes the previous window's changes were spread evenly (Cloudflare's
-# approximation): exact enough for abuse limits, and three hash fields a window.
+# KEYS: one bucket hash per change (a network may repeat). ARGV: capacity, refill per second.
+# Returns 0 (taken) or the milliseconds until the bucket holds a change (refused), per change in order.
+# The bucket expires once it would be full again: a missing one is a full one.
+CHANGES_LUA = """
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local capacity, rate = tonumber(ARGV[1]), tonumber(ARGV[2])
+local ttl = math.ceil(capacity / rate * 1000) + 1000
+local out = {}
+for k = 1, #KEYS do
+  local f = redis.call('HMGET', KEYS[k], 't', 'at')
+  local tokens, at = tonumber(f[1]), tonumber(f[2])
+  if tokens == nil or at == nil then
+    tokens = capacity
+  else
+    tokens = math.min(capacity, tokens + math.max(0, now - at) * rate)
+  end
+  if tokens >= 1 then
+    tokens = tokens - 1
+    out[k] = 0
+  else
+    out[k] = math.max(1, math.ceil((1 - tokens) / rate * 1000))
+  end
+  -- tostring keeps 14 significant digits: a tenth of a millisecond of the clock.
+  redis.call('HSET', KEYS[k], 't', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', KEYS[k], ttl)
+end
+return out
+"""
+
+# Sliding-window counter, for socket openings: the previous fixed window's
+# count, weighted by how much of it still overlaps the sliding window, plus the
+# current one's. It assumes the previous window's changes were spread evenly
+# (Cloudflare's approximation): exact enough for abuse limits, and three hash
+# fields a window.
 WINDOW_LUA = """
 local function take(key, now, limits, always)
   local updates, room = {}, true
@@ -61,19 +100,6 @@ end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 """
-
-# KEYS: one budget hash per change (a network may repeat). ARGV: count, seconds, …
-# Returns 1 (within budget, counted) or 0 (refused) per change, in order.
-CHANGES_LUA = (
-    WINDOW_LUA
-    + """
-local limits = {}
-for i = 1, #ARGV do limits[i] = tonumber(ARGV[i]) end
-local out = {}
-for k = 1, #KEYS do out[k] = take(KEYS[k], now, limits, false) and 1 or 0 end
-return out
-"""
-)
 
 # KEYS: the network's openings window, the set of process ledgers, this process's ledger.
 # ARGV: network, max sockets, openings per minute, ledger ttl.
@@ -128,10 +154,6 @@ def _script(name, source):
     return scripts[name]
 
 
-def _flat(rates):
-    return [number for rate in rates for number in rate]
-
-
 def _loop_local(cls):
     """The running event loop's instance of ``cls`` (one per process in production, per test in tests)."""
     instances = _per_loop.setdefault(asyncio.get_running_loop(), {})
@@ -140,29 +162,39 @@ def _loop_local(cls):
     return instances[cls]
 
 
-class ChangeWindow:
-    """One socket's changes over the last minute or so, checked against ``BOARD_RATE_LIMITS``.
+class ChangeBucket:
+    """One socket's changes, checked against ``BOARD_CHANGE_BUCKET`` (capacity, refill per second).
 
-    Most sockets only watch, so the window holds nothing until the first change:
-    an empty deque is a 600-byte block, which 5,000 idle sockets would all carry.
+    Two floats a socket, however busy; ``bucket`` None means no limit.
     """
 
-    __slots__ = ("rates", "times")
+    __slots__ = ("bucket", "tokens", "at")
 
-    def __init__(self, rates):
-        self.rates = rates
-        self.times = ()
+    def __init__(self, bucket):
+        self.bucket = bucket
+        self.tokens = None if bucket is None else float(bucket[0])
+        self.at = None
 
-    def has_room(self, now):
-        for count, seconds in self.rates:
-            if len(self.times) >= count and now - self.times[-count] < seconds:
-                return False
-        return True
+    def wait(self, now):
+        """Milliseconds until a change would be allowed: 0 when one may be taken now."""
+        if self.bucket is None:
+            return 0
+        tokens = self._refilled(now)
+        if tokens >= 1:
+            return 0
+        return max(1, math.ceil((1 - tokens) / self.bucket[1] * 1000))
 
     def take(self, now):
-        if not isinstance(self.times, deque):
-            self.times = deque(maxlen=max((count for count, _ in self.rates), default=0))
-        self.times.append(now)
+        if self.bucket is None:
+            return
+        self.tokens = self._refilled(now) - 1
+        self.at = now
+
+    def _refilled(self, now):
+        if self.at is None:
+            return self.tokens
+        capacity, rate = self.bucket
+        return min(capacity, self.tokens + max(0.0, now - self.at) * rate)
 
 
 class Strikes:
@@ -215,12 +247,13 @@ class NetworkBudget:
     so under load one round trip answers a whole batch.
     """
 
-    def __init__(self, rates="BOARD_NETWORK_RATE_LIMITS"):
-        self.rates = rates  # the setting's name: tests change settings as they go
+    def __init__(self, bucket="BOARD_NETWORK_CHANGE_BUCKET"):
+        self.bucket = bucket  # the setting's name: tests change settings as they go
         self._waiting = []
         self._task = None
 
-    async def allow(self, network):
+    async def wait(self, network):
+        """Milliseconds until ``network`` may change a box: 0 when this change is allowed (and counted)."""
         future = asyncio.get_running_loop().create_future()
         self._waiting.append((network, future))
         if self._task is None or self._task.done():
@@ -236,7 +269,7 @@ class NetworkBudget:
                 verdicts = await self._check([network for network, _ in batch])
                 for (_, future), verdict in zip(batch, verdicts, strict=True):
                     if not future.done():
-                        future.set_result(bool(verdict))
+                        future.set_result(int(verdict))
         except Exception:
             logger.exception("The network rate limit failed; letting its waiting changes through")
         finally:
@@ -244,22 +277,22 @@ class NetworkBudget:
             # may wait for ever on a verdict.
             for _, future in batch + self._waiting:
                 if not future.done():
-                    future.set_result(True)
+                    future.set_result(0)
 
     async def _check(self, networks):
         script = _script("changes", CHANGES_LUA)
         keys = [key("changes", str(network)) for network in networks]
         try:
-            return await script(keys=keys, args=_flat(getattr(settings, self.rates)))
+            return await script(keys=keys, args=list(getattr(settings, self.bucket)))
         except state.TRANSIENT_ERRORS:
             # Without Redis no change can be applied anyway; the writer refuses
             # them as UNAVAILABLE, which says more than "slow down" would.
-            return [1] * len(networks)
+            return [0] * len(networks)
         except redis.RedisError:
             # A limiter that fails must not leave sockets waiting forever, nor
             # stop the board: let the changes through and say so.
             logger.exception("The network rate limit failed; letting %d changes through", len(networks))
-            return [1] * len(networks)
+            return [0] * len(networks)
 
 
 class SocketLedger:
@@ -343,7 +376,7 @@ class WideNetworkBudget(NetworkBudget):
     """Changes per wide IPv6 network (a /48): every /64 in it shares this looser budget too."""
 
     def __init__(self):
-        super().__init__("BOARD_WIDE_NETWORK_RATE_LIMITS")
+        super().__init__("BOARD_WIDE_NETWORK_CHANGE_BUCKET")
 
 
 def budget():

@@ -19,11 +19,16 @@ that is not a browser can write any Origin it likes: it is let through, and
 the abuse limits are what hold it back.
 """
 
+import logging
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
+
+from .network import client_address, network_of
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -36,6 +41,12 @@ class OriginValidator:
 
     async def __call__(self, scope, receive, send):
         if scope["type"] == "websocket" and not allowed(scope):
+            log_refusal(
+                scope,
+                "origin_refused",
+                "Refused a socket from another site's page (403): origin %s.",
+                ", ".join(_headers(scope, b"origin")),
+            )
             return await WebsocketDenier()(scope, receive, send)
         return await self.application(scope, receive, send)
 
@@ -49,6 +60,19 @@ def allowed(scope):
         return False
     origin = parse_origin(origins[0])
     return origin is not None and (origin == own_origin(scope) or origin in trusted_origins())
+
+
+def log_refusal(scope, kind, message, *args):
+    """Log a handshake refused before a consumer ran, throttled per ``kind`` (board/logs.py)."""
+    address = client_address(scope)
+    network = str(network_of(address)) if address else None
+    logger.info(
+        f"{message} Path %s, network %s.",
+        *args,
+        scope.get("path"),
+        network,
+        extra={"network": network, "throttle": kind},
+    )
 
 
 def parse_origin(text):

@@ -55,6 +55,22 @@ def add_operator_arguments(parser, confirms=True):
         )
 
 
+def add_dry_run_argument(parser):
+    parser.add_argument(
+        "--dry-run", action="store_true", help="Say what would change, and change nothing (no confirmation asked)."
+    )
+
+
+def differing_boxes(bits, other):
+    """How many boxes two bitsets of one board hold differently."""
+    return (int.from_bytes(bits, "big") ^ int.from_bytes(other, "big")).bit_count()
+
+
+def dry_run_done(command, text):
+    """End a ``--dry-run``: what would have happened, and that nothing did."""
+    command.stdout.write(f"{text} Nothing was changed (--dry-run).")
+
+
 def operator(options):
     """The user an operator's command acts as: ``--user``, or the inactive ``os.<login>`` account."""
     users = get_user_model().objects

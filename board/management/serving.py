@@ -24,7 +24,14 @@ class RedisNotFound(Exception):
 
 
 def daphne_command(host, port):
-    """The daphne that serves the project on ``host``:``port``, with daphne's own cap on message size."""
+    """The daphne that serves the project on ``host``:``port``, with daphne's own cap on message size.
+
+    Under ``LOG_FORMAT=json`` daphne's access log, plain text on stdout, is off
+    (its verbosity 0: Django's LOGGING still sets every logger's level), so
+    that every line the process writes is JSON; the proxy in front keeps an
+    access log (deploy/nginx).
+    """
+    quiet = ["--verbosity", "0"] if settings.LOG_FORMAT == "json" else []
     return [
         sys.executable,
         "-m",
@@ -35,6 +42,7 @@ def daphne_command(host, port):
         str(port),
         "--websocket-max-message-size",
         str(settings.DAPHNE_MAX_MESSAGE_BYTES),
+        *quiet,
         "checkboxes_project.asgi:application",
     ]
 

@@ -23,7 +23,7 @@ from django.db import DatabaseError, transaction
 from django.utils import timezone
 from redis.exceptions import LockError
 
-from .. import bitset
+from .. import bitset, metrics
 from ..models import Snapshot
 from . import state
 
@@ -102,13 +102,17 @@ async def periodic(board):
     seconds = settings.BOARD_SNAPSHOT_SECONDS
     failing = False
     wait = seconds
+    await _record_newest(board)
     while True:
         await asyncio.sleep(wait)
         wait = seconds
         try:
+            # Every process, whichever took the snapshot, knows how old the newest one is.
+            await _record_newest(board)
             won, wait = await claim_interval(board.slug, seconds)
             if won:
                 await database_sync_to_async(_periodic_turn)(board)
+                await _record_newest(board)
             if failing:
                 logger.info("Periodic snapshots of board %s work again", board.slug)
             failing = False
@@ -116,6 +120,16 @@ async def periodic(board):
             if not failing:
                 logger.warning("Periodic snapshot of board %s failed: %s", board.slug, error)
             failing = True
+
+
+async def _record_newest(board):
+    """Tell the metrics when the board's newest snapshot was taken (by any process)."""
+    try:
+        created = await board.snapshots.values_list("created", flat=True).afirst()
+    except DatabaseError as error:
+        logger.warning("Cannot read the newest snapshot of board %s: %s", board.slug, error)
+        return
+    metrics.snapshot_seen(board.slug, None if created is None else created.timestamp())
 
 
 def _periodic_turn(board):

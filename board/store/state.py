@@ -36,7 +36,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
-from .. import bitset
+from .. import bitset, metrics
 
 
 class Status(enum.IntEnum):
@@ -290,9 +290,15 @@ def _storage(function):
             try:
                 return await function(*args, **kwargs)
             except redis.ResponseError as error:
+                metrics.redis_error(error)
                 if not refused(error):
                     raise
                 raise StorageRefused(str(error)) from error
+            except BoardGone:
+                raise
+            except StateUnavailable as error:
+                metrics.redis_error(error)
+                raise
 
     else:
 
@@ -301,9 +307,15 @@ def _storage(function):
             try:
                 return function(*args, **kwargs)
             except redis.ResponseError as error:
+                metrics.redis_error(error)
                 if not refused(error):
                     raise
                 raise StorageRefused(str(error)) from error
+            except BoardGone:
+                raise
+            except StateUnavailable as error:
+                metrics.redis_error(error)
+                raise
 
     return guarded
 
@@ -659,7 +671,13 @@ async def aapply(board, changes, authors=None):
     args = _apply_args(changes, authors)
     try:
         try:
-            return _parse_applied(await async_scripts().apply(keys=_script_keys(board.slug), args=args))
+            started = time.perf_counter()
+            try:
+                reply = await async_scripts().apply(keys=_script_keys(board.slug), args=args)
+            finally:
+                # Refusals and failures too: a Redis that takes long to say no is slow.
+                metrics.LUA_SECONDS.observe(time.perf_counter() - started)
+            return _parse_applied(reply)
         except StateMissing:
             await aensure(board)
             return _parse_applied(await async_scripts().apply(keys=_script_keys(board.slug), args=args))

@@ -8,7 +8,7 @@ import { Grid } from "./grid.js";
 import { Announcer, Notice, Toast } from "./messages.js";
 import { Minimap } from "./minimap.js";
 import { boxFromHash, copyText, linkToBox, parseBoxNumber, rememberBox } from "./position.js";
-import { REFUSALS, Status } from "./protocol.js";
+import { refusalMessage, Status } from "./protocol.js";
 import { BoardSync } from "./sync.js";
 import { Tally } from "./tally.js";
 
@@ -77,8 +77,8 @@ function showTally({ checked, unchecked }) {
   el.tallyUnchecked.textContent = numbers.format(unchecked);
 }
 
-function showRefusal(status) {
-  toast.show(REFUSALS[status] || REFUSALS[Status.UNAVAILABLE], "refused");
+function showRefusal(status, waitMs) {
+  toast.show(refusalMessage(status, waitMs), "refused");
 }
 
 function showPlace() {
@@ -101,9 +101,9 @@ const view = {
   },
   counted: showCount,
   confirmed: (index, value) => tally.record(value),
-  refused: (index, status) => {
+  refused: (index, status, waitMs) => {
     grid.refresh(index);
-    showRefusal(status);
+    showRefusal(status, waitMs);
   },
   frozen: (frozen) => {
     el.banner.hidden = !frozen;

@@ -25,6 +25,15 @@ export const REFUSALS = Object.freeze({
   [Status.BANNED]: "Changes from your network are blocked by a moderator.",
 });
 
+// What to tell the player about a refusal. A RATE_LIMITED entry carries the
+// milliseconds to wait (0: no estimate), said in whole seconds, rounded up.
+export function refusalMessage(status, waitMs = 0) {
+  if (status === Status.RATE_LIMITED && waitMs > 0) {
+    return `Slow down: try again in ${Math.ceil(waitMs / 1000)} s.`;
+  }
+  return REFUSALS[status] || REFUSALS[Status.UNAVAILABLE];
+}
+
 export function encodeSet(index, value) {
   const view = new DataView(new ArrayBuffer(6));
   view.setUint8(0, OP_SET);
@@ -62,6 +71,7 @@ export function decodeUpdate(buffer) {
 }
 
 // RESULT: [0x02][epoch u32] then entries of [index u32][value u8][status u8][version u64].
+// A RATE_LIMITED entry's version is the milliseconds to wait instead.
 // The epoch is the board's when the changes reached it, or 0 if none of them did.
 export function decodeResults(buffer) {
   const view = new DataView(buffer);

@@ -18,7 +18,7 @@ const ANSWER_WAIT_MS = 5000;
 export class BoardSync {
   // `view` is told about changes: changed(index), reset(), counted(count),
   // confirmed(index, value) for the player's own applied changes,
-  // refused(index, status), frozen(bool), players(n), live(bool).
+  // refused(index, status, waitMs), frozen(bool), players(n), live(bool).
   constructor({ size, stateUrl, view }) {
     this.size = size;
     this.stateUrl = stateUrl;
@@ -99,7 +99,8 @@ export class BoardSync {
         if (comparable) mine.until = Math.max(mine.until, entry.version);
         if (entry.status === Status.APPLIED) this.view.confirmed(entry.index, entry.value);
       } else {
-        this.view.refused(entry.index, entry.status);
+        // A refusal's version field is the milliseconds to wait (RATE_LIMITED) or 0.
+        this.view.refused(entry.index, entry.status, entry.version);
       }
       this.settle(entry.index, mine);
     }

@@ -5,7 +5,14 @@ from redis.exceptions import LockError
 
 from board.history import archive
 from board.history.moments import format_moment, parse_duration
-from board.management.helpers import add_board_argument, get_board, history_errors, step
+from board.management.helpers import (
+    add_board_argument,
+    add_dry_run_argument,
+    dry_run_done,
+    get_board,
+    history_errors,
+    step,
+)
 from board.models import Board
 from board.store import changelog, state
 
@@ -26,6 +33,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--older-than", default="1h", help="Archive changes older than this: 30m, 1h, 2d (default 1h)."
         )
+        add_dry_run_argument(parser)
 
     def handle(self, *args, **options):
         self.verbosity = options["verbosity"]
@@ -36,6 +44,10 @@ class Command(BaseCommand):
         boards = list(Board.objects.all()) if options["all_boards"] else [get_board(options["board"])]
         now = timezone.now()
         forget_before = changelog.retention_cutoff(now)
+        if options["dry_run"]:
+            with history_errors():
+                self.dry_run(boards, now - older_than, forget_before, now)
+            return
         # Two runs at once would write the same day files.
         lock = state.sync_client().lock(f"{settings.REDIS_PREFIX}:archivelog", timeout=6 * 3600, blocking_timeout=0)
         with history_errors():
@@ -60,6 +72,28 @@ class Command(BaseCommand):
         )
         for sentence in rewriting:
             self.stdout.write(sentence)
+
+    def dry_run(self, boards, before, forget_before, now):
+        for board in boards:
+            pending = archive.preview(board.slug, before)
+            days = ", ".join(day.isoformat() for day in pending.days) or "none"
+            self.stdout.write(
+                f"Would archive {pending.entries:,} entries of {board} before {format_moment(before)} (days: {days})."
+            )
+        # Retention then drops what is still in a live log before its cutoff:
+        # from the archived boards only what lies between the two moments.
+        archived = {board.slug for board in boards}
+        trimmed = sum(
+            changelog.count(slug, since=before if slug in archived else None, before=forget_before)
+            for slug in Board.objects.values_list("slug", flat=True)
+            if slug not in archived or before < forget_before
+        )
+        tidied = archive.tidy(now, dry_run=True)
+        dry_run_done(
+            self,
+            f"Past {settings.HISTORY_RETENTION_HOURS} hours: would drop {trimmed:,} entries from the live logs, "
+            f"forget who made the changes in {tidied.anonymised} archive files and delete {tidied.deleted}.",
+        )
 
     def archive(self, board, before, forget_before):
         with step(self, f"Archiving the changes to {board} before {format_moment(before)}"):

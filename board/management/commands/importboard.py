@@ -5,8 +5,11 @@ from django.core.management.base import BaseCommand, CommandError
 from board import bitset, moderation, pictures
 from board.management.helpers import (
     add_board_argument,
+    add_dry_run_argument,
     add_operator_arguments,
     confirm,
+    differing_boxes,
+    dry_run_done,
     get_board,
     operator,
     redis_errors,
@@ -26,17 +29,25 @@ class Command(BaseCommand):
         add_board_argument(parser)
         parser.add_argument("input", help="The file to read: a .png picture or a raw bitset.")
         add_operator_arguments(parser)
+        add_dry_run_argument(parser)
 
     def handle(self, *args, **options):
         self.verbosity = options["verbosity"]
         board = get_board(options["board"])
-        user = operator(options)
         path = Path(options["input"])
         with step(self, f"Reading {path}"):
             bits = self.bits_from(self.read(path), board.size)
         with redis_errors():
-            live = state.meta(board)
+            live_bits, live = state.read(board)
         checked = int.from_bytes(bits, "big").bit_count()
+        if options["dry_run"]:
+            dry_run_done(
+                self,
+                f"Would replace {board} ({live.count:,} checked) with {path.name} ({checked:,} checked): "
+                f"{differing_boxes(live_bits, bits):,} boxes would change, and the live board would be saved first.",
+            )
+            return
+        user = operator(options)
         confirm(self, f"Replace {board} ({live.count:,} checked) with {path.name} ({checked:,} checked)?", options)
         with redis_errors(), step(self, f"Replacing {board}"):
             done = moderation.import_bits(board, bits, user=user, source=path.name)

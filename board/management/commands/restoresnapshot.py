@@ -2,7 +2,16 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils.timesince import timesince
 
 from board import moderation
-from board.management.helpers import add_operator_arguments, confirm, operator, redis_errors, step
+from board.management.helpers import (
+    add_dry_run_argument,
+    add_operator_arguments,
+    confirm,
+    differing_boxes,
+    dry_run_done,
+    operator,
+    redis_errors,
+    step,
+)
 from board.models import Snapshot
 from board.store import state
 
@@ -16,6 +25,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("id", type=int, help="The snapshot's id (see listsnapshots).")
         add_operator_arguments(parser)
+        add_dry_run_argument(parser)
 
     def handle(self, *args, **options):
         self.verbosity = options["verbosity"]
@@ -23,6 +33,9 @@ class Command(BaseCommand):
         if snapshot is None:
             raise CommandError(f"There is no snapshot #{options['id']}; listsnapshots shows the ones there are.")
         board = snapshot.board
+        if options["dry_run"]:
+            self.dry_run(snapshot)
+            return
         user = operator(options)
         with redis_errors():
             live = state.meta(board)
@@ -42,4 +55,20 @@ class Command(BaseCommand):
                 f"Restored snapshot #{snapshot.pk}: {done.meta.count:,} checked, version {done.meta.version}. "
                 f"The board before it is {moderation.undo_note(done.before)}."
             )
+        )
+
+    def dry_run(self, snapshot):
+        board = snapshot.board
+        if snapshot.size != board.size:
+            raise CommandError(
+                f"Snapshot #{snapshot.pk} holds {snapshot.size:,} boxes but board {board.slug} has {board.size:,}, "
+                "so it cannot be restored onto it. Nothing was changed."
+            )
+        with redis_errors():
+            bits, live = state.read(board)
+        dry_run_done(
+            self,
+            f"Would restore snapshot #{snapshot.pk} of {board}, taken {timesince(snapshot.created)} ago "
+            f"({snapshot.count:,} checked), over the live board ({live.count:,} checked): "
+            f"{differing_boxes(bits, snapshot.bits()):,} boxes would change, and the live board would be saved first.",
         )
