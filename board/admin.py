@@ -16,7 +16,7 @@ from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import Max
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -38,6 +38,7 @@ admin.site.index_title = "Moderation"
 
 class ModerationMedia:
     css = {"all": ["moderation/admin.css"]}
+    js = [forms.Script("moderation/pictures.js", type="module")]
 
 
 def png_response(img, cache_seconds=0):
@@ -47,6 +48,40 @@ def png_response(img, cache_seconds=0):
     else:
         response["Cache-Control"] = "no-store"
     return response
+
+
+def picture_urls(name, view):
+    """The routes to ``view`` for each picture of a board (``name`` "board") or snapshot: whole, overview, zoom."""
+    return [
+        path(f"<path:object_id>/{kind}.png", view, {"kind": kind}, name=f"board_{name}_{kind}")
+        for kind in ("picture", "overview", "zoom")
+    ]
+
+
+def drawing(request, kind, size):
+    """How to draw the picture ``kind`` asks for, from a bitset; raises PictureError on a bad region."""
+    if kind == "overview":
+        return lambda bits: pictures.overview(bits, size)
+    if kind == "zoom":
+        region = zoom_region(request.GET, size)
+        return lambda bits: pictures.zoom(bits, region)
+    return lambda bits: pictures.picture(bits, size)
+
+
+def zoom_region(query, size):
+    """The region a zoom's query names (``left``, ``top``, ``columns``, ``rows``, ``scale``), checked."""
+    names = ["left", "top", "columns", "rows", "scale"]
+    try:
+        numbers = [int(query[name]) for name in names]
+    except KeyError as error:
+        raise pictures.PictureError(f"A zoom needs {', '.join(names)}: {error.args[0]} is missing.") from None
+    except ValueError:
+        raise pictures.PictureError(f"{', '.join(names).capitalize()} are whole numbers.") from None
+    return pictures.Region(size, *numbers)
+
+
+def bad_region(error):
+    return HttpResponseBadRequest(str(error), content_type="text/plain")
 
 
 def ago(moment):
@@ -93,10 +128,9 @@ class BoardAdmin(admin.ModelAdmin):
         return ["slug", "boxes", "created"] if obj else []
 
     def get_urls(self):
-        picture = self.admin_site.admin_view(self.picture_view)
         return [
             *live_admin.urls(self),  # first: "live/" is no board's id
-            path("<path:object_id>/picture.png", picture, name="board_board_picture"),
+            *picture_urls("board", self.admin_site.admin_view(self.picture_view)),
             *history_admin.urls(self),
             *super().get_urls(),
         ]
@@ -230,9 +264,7 @@ class BoardAdmin(admin.ModelAdmin):
         ]
         return {
             "live": self._live(board),
-            "live_picture": picture_html(
-                reverse("admin:board_board_picture", args=[board.pk]), board.size, "The live board"
-            ),
+            "live_picture": picture_html("board", board.pk, board.size, "The live board"),
             "active_networks": networks,
             "tally_unavailable": active is None,
             "tally_minutes": settings.BOARD_TALLY_MINUTES,
@@ -249,17 +281,20 @@ class BoardAdmin(admin.ModelAdmin):
             + urlencode({"board__id__exact": board.pk}),
         }
 
-    def picture_view(self, request, object_id):
+    def picture_view(self, request, object_id, kind):
         board = self.get_object(request, object_id)
         if board is None:
             raise Http404("No such board.")
         if not self.has_view_permission(request, board):
             raise PermissionDenied
         try:
+            draw = drawing(request, kind, board.size)
             bits, _ = state.read(board)
+        except pictures.PictureError as error:
+            return bad_region(error)
         except state.StateUnavailable:
             return HttpResponse("Redis did not answer.", status=503, content_type="text/plain")
-        return png_response(pictures.picture(bits, board.size))
+        return png_response(draw(bits))
 
 
 def _history_query(network):
@@ -326,7 +361,7 @@ class SnapshotAdmin(admin.ModelAdmin):
             return wrap(view, cacheable=True)
 
         return [
-            path("<path:object_id>/picture.png", lasting(self.picture_view), name="board_snapshot_picture"),
+            *picture_urls("snapshot", lasting(self.picture_view)),
             path("<path:object_id>/thumbnail.png", lasting(self.thumbnail_view), name="board_snapshot_thumbnail"),
             path("<path:object_id>/restore/", wrap(self.restore_view), name="board_snapshot_restore"),
             *super().get_urls(),
@@ -340,15 +375,21 @@ class SnapshotAdmin(admin.ModelAdmin):
     def checked(self, snapshot):
         return f"{snapshot.count:,}"
 
-    @admin.display(description="board")
+    @admin.display(description="picture")
     def thumbnail(self, snapshot):
         url = reverse("admin:board_snapshot_thumbnail", args=[snapshot.pk])
-        return format_html('<img class="board-thumbnail" src="{}" alt="Snapshot #{}" loading="lazy">', url, snapshot.pk)
+        width, height = pictures.thumbnail_size(snapshot.size)
+        return format_html(
+            '<img class="board-thumbnail" src="{}" alt="Snapshot #{}" width="{}" height="{}" loading="lazy">',
+            url,
+            snapshot.pk,
+            width,
+            height,
+        )
 
     @admin.display(description="picture")
     def picture(self, snapshot):
-        url = reverse("admin:board_snapshot_picture", args=[snapshot.pk])
-        return picture_html(url, snapshot.size, f"Snapshot #{snapshot.pk}")
+        return picture_html("snapshot", snapshot.pk, snapshot.size, f"Snapshot #{snapshot.pk}")
 
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context["can_restore"] = self.has_restore_permission(request)
@@ -364,9 +405,13 @@ class SnapshotAdmin(admin.ModelAdmin):
             raise PermissionDenied
         return snapshot
 
-    def picture_view(self, request, object_id):
+    def picture_view(self, request, object_id, kind):
         snapshot = self._snapshot_for(request, object_id)
-        return png_response(pictures.picture(snapshot.bits(), snapshot.size), cache_seconds=86400)
+        try:
+            draw = drawing(request, kind, snapshot.size)
+        except pictures.PictureError as error:
+            return bad_region(error)
+        return png_response(draw(snapshot.bits()), cache_seconds=86400)
 
     def thumbnail_view(self, request, object_id):
         snapshot = self._snapshot_for(request, object_id)
@@ -407,29 +452,37 @@ class SnapshotAdmin(admin.ModelAdmin):
             "snapshot": snapshot,
             "board": board,
             "live": Live.of(board),
-            "snapshot_picture": picture_html(
-                reverse("admin:board_snapshot_picture", args=[snapshot.pk]), snapshot.size, "The snapshot"
-            ),
-            "live_picture": picture_html(
-                reverse("admin:board_board_picture", args=[board.pk]), board.size, "The live board"
-            ),
+            "snapshot_picture": picture_html("snapshot", snapshot.pk, snapshot.size, "The snapshot"),
+            "live_picture": picture_html("board", board.pk, board.size, "The live board"),
+            "media": self.media,
         }
         return TemplateResponse(request, "admin/board/restore_confirmation.html", context)
 
 
-def picture_html(url, size, alt):
+def picture_html(name, pk, size, alt):
+    """A board's overview linking to its full picture; pressing a part of it zooms in (moderation/pictures.js)."""
+    urls = {kind: reverse(f"admin:board_{name}_{kind}", args=[pk]) for kind in ("picture", "overview", "zoom")}
     width, height = pictures.layout(size)
-    legend = pictures.legend(size)
-    if size <= pictures.PICTURE_MAX_BOXES:
-        legend += " Checked boxes are dark."
+    shown_width, shown_height = pictures.overview_size(size)
     return format_html(
-        '<a href="{url}"><img class="board-picture" src="{url}" alt="{alt}" width="{w}" height="{h}"></a>'
-        '<p class="help">{legend}</p>',
-        url=url,
+        '<div class="board-zoomable" data-zoom="{zoom}" data-size="{size}" data-width="{width}" data-height="{height}"'
+        ' data-factor="{factor}" data-max-scale="{scale}" data-max-side="{side}">'
+        '<a href="{picture}"><img class="board-picture" src="{overview}" alt="{alt}" width="{w}" height="{h}"></a>'
+        '<p class="help">{legend} Checked boxes are orange-red, unchecked ones off-white. Press a part of the '
+        "picture to zoom into it; the link opens the whole picture, one pixel per box.</p></div>",
+        zoom=urls["zoom"],
+        picture=urls["picture"],
+        overview=urls["overview"],
+        size=size,
+        width=width,
+        height=height,
+        factor=pictures.overview_factor(size),
+        scale=pictures.MAX_SCALE,
+        side=pictures.REGION_MAX_SIDE,
         alt=alt,
-        w=width,
-        h=height,
-        legend=legend,
+        w=shown_width,
+        h=shown_height,
+        legend=pictures.overview_legend(size),
     )
 
 

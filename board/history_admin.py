@@ -7,14 +7,14 @@ admin, for moderators with ``board.view_history`` (reverting also needs
 
 import base64
 import re
-from datetime import timedelta
+from datetime import UTC, timedelta
 from functools import partial
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -37,17 +37,21 @@ PAGES = {
 }
 # Rows of a network's changes page; the picture and the counts cover every change.
 SHOWN_CHANGES = 200
-# A timelapse renders in the serving process, every frame in memory until
-# encoded: bigger ones are for `manage.py timelapse`.
-ADMIN_MAX_FRAMES = 120
+# The timelapse page's frames are fetched one per request; a browser may keep them this long
+# (a frame of a past moment only changes if the log it was replayed from is lost).
+FRAME_CACHE_SECONDS = 3600
 
 
 def urls(model_admin):
     wrap = model_admin.admin_site.admin_view
     views = {"boxes": box_history, "changes": network_changes, "revert": revert, "timelapse": timelapse_page}
+    frame = wrap(partial(timelapse_frame, model_admin), cacheable=True)
     return [
-        path(f"<path:object_id>/{name}/", wrap(partial(view, model_admin)), name=f"board_board_{name}")
-        for name, view in views.items()
+        path("<path:object_id>/timelapse/frame.png", frame, name="board_board_timelapse_frame"),
+        *(
+            path(f"<path:object_id>/{name}/", wrap(partial(view, model_admin)), name=f"board_board_{name}")
+            for name, view in views.items()
+        ),
     ]
 
 
@@ -133,8 +137,36 @@ class RevertForm(forms.Form):
 class TimelapseForm(WindowForm):
     since = MomentField(initial="1h")
     until = MomentField(default="now")
-    frames = forms.IntegerField(min_value=2, max_value=ADMIN_MAX_FRAMES, initial=60)
+    frames = forms.IntegerField(min_value=2, max_value=timelapse.MAX_FRAMES, initial=60)
     fps = forms.IntegerField(min_value=1, max_value=timelapse.MAX_FPS, initial=10, label="Frames per second")
+
+    def clean(self):
+        cleaned = super().clean()
+        # The player's frame addresses name the window to the millisecond, as the log does, so that
+        # "now" stays the moment the page was made and each frame's address always means one picture.
+        for name in ("since", "until"):
+            if cleaned.get(name):
+                moment = cleaned[name]
+                cleaned[name] = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+        return cleaned
+
+
+class FrameForm(forms.Form):
+    """One frame of a timelapse, as the player asks for it: the window as ISO moments, the count, the frame."""
+
+    since = MomentField()
+    until = MomentField()
+    frames = forms.IntegerField(min_value=2, max_value=timelapse.MAX_FRAMES)
+    frame = forms.IntegerField(min_value=0, max_value=timelapse.MAX_FRAMES - 1)
+
+    def clean(self):
+        cleaned = super().clean()
+        frames, frame = cleaned.get("frames"), cleaned.get("frame")
+        if frames is not None and frame is not None and frame >= frames:
+            raise forms.ValidationError(f"Frames are numbered 0 to {frames - 1}, not {frame}.")
+        if cleaned.get("since") and cleaned.get("until") and cleaned["until"] <= cleaned["since"]:
+            raise forms.ValidationError("The window ends before it starts.")
+        return cleaned
 
 
 # -- pages --------------------------------------------------------------------
@@ -165,10 +197,13 @@ def _page(model_admin, request, board, name, form, extra):
 
 
 def _unavailable(form, error):
+    form.add_error(None, _sentence(error))
+
+
+def _sentence(error):
     if isinstance(error, state.StateUnavailable):
-        form.add_error(None, "Redis did not answer; try again in a moment.")
-    else:
-        form.add_error(None, str(error))
+        return "Redis did not answer; try again in a moment."
+    return str(error)
 
 
 ENTRY_ID = re.compile(r"\d{1,15}-\d{1,15}")
@@ -284,35 +319,76 @@ def _revert(model_admin, request, board):
 def timelapse_page(model_admin, request, object_id):
     board = _board(model_admin, request, object_id)
     form = TimelapseForm(request.GET or None)
-    animation = None
+    player = None
     if form.is_valid():
         data = form.cleaned_data
         try:
-            gif = timelapse.render(board, data["since"], data["until"], data["frames"], data["fps"])
+            timelapse.check(board, data["since"], data["until"], data["frames"], data["fps"])
+            timelapse.check_window(board, data["since"], data["until"])
         except (timelapse.TimelapseError, state.StateUnavailable, ArchiveError) as error:
             _unavailable(form, error)
         else:
-            animation = {
-                "src": "data:image/gif;base64," + base64.b64encode(gif).decode(),
-                "size": pictures.picture_size(board.size),
-                "bytes": len(gif),
-                "name": f"timelapse-{board.slug}-{data['since']:%Y%m%d-%H%M}.gif",
-                "since": format_moment(data["since"]),
-                "until": format_moment(data["until"]),
-            }
-    return _page(model_admin, request, board, "timelapse", form, {"animation": animation})
+            player = _player(board, data)
+    return _page(model_admin, request, board, "timelapse", form, {"player": player})
+
+
+def _player(board, data):
+    """What the timelapse player needs: the frames' address and how many, never the frames themselves."""
+    since, until = _iso(data["since"]), _iso(data["until"])
+    query = urlencode({"since": since, "until": until, "frames": data["frames"]})
+    command = (
+        f"manage.py timelapse --board {board.slug} --since {since} --until {until} "
+        f"--frames {data['frames']} --fps {data['fps']} timelapse-{board.slug}.gif"
+    )
+    return {
+        "frame_url": reverse("admin:board_board_timelapse_frame", args=[board.pk]) + "?" + query,
+        "frames": data["frames"],
+        "last": data["frames"] - 1,
+        "fps": data["fps"],
+        "size": pictures.overview_size(board.size),
+        "since": format_moment(data["since"]),
+        "until": format_moment(data["until"]),
+        "legend": pictures.overview_legend(board.size),
+        "command": command,
+    }
+
+
+def _iso(moment):
+    """A moment as the history tools read it back: UTC, to the millisecond."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]
+
+
+def timelapse_frame(model_admin, request, object_id):
+    """One frame as a PNG, its moment in the ``Timelapse-Moment`` header; errors as a sentence of plain text."""
+    board = _board(model_admin, request, object_id)
+    form = FrameForm(request.GET)
+    if not form.is_valid():
+        errors = [error for field_errors in form.errors.values() for error in field_errors]
+        return HttpResponseBadRequest(" ".join(errors), content_type="text/plain")
+    data = form.cleaned_data
+    try:
+        timelapse.check(board, data["since"], data["until"], data["frames"], fps=1)
+        img, moment = timelapse.frame(board, data["since"], data["until"], data["frames"], data["frame"])
+    except timelapse.TimelapseError as error:
+        return HttpResponse(str(error), status=409, content_type="text/plain")
+    except (state.StateUnavailable, ArchiveError) as error:
+        return HttpResponse(_sentence(error), status=503, content_type="text/plain")
+    response = HttpResponse(pictures.png(img), content_type="image/png")
+    response["Cache-Control"] = f"private, max-age={FRAME_CACHE_SECONDS}"
+    response["Timelapse-Moment"] = format_moment(moment)
+    return response
 
 
 def inline_picture(img, size, alt):
     """A board picture inside the page (it belongs to this one request), with the legend the admin's pictures have."""
-    width, height = pictures.picture_size(size)
+    width, height = pictures.overview_size(size)
     source = "data:image/png;base64," + base64.b64encode(pictures.png(img)).decode()
     return format_html(
-        '<img class="board-picture" src="{}" alt="{}" width="{}" height="{}"><p class="help">{} Dark: {}.</p>',
+        '<img class="board-picture" src="{}" alt="{}" width="{}" height="{}"><p class="help">{} Orange-red: {}.</p>',
         source,
         alt,
         width,
         height,
-        pictures.legend(size),
+        pictures.overview_legend(size),
         alt[0].lower() + alt[1:],
     )

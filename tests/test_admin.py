@@ -11,6 +11,7 @@ from django.contrib.auth.models import Group
 from django.templatetags.static import static
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from PIL import Image
 
 from board import bitset, moderation, pictures
@@ -91,9 +92,13 @@ def private_urls(board, snapshot):
         BOARDS,
         reverse("admin:board_board_change", args=[board.pk]),
         reverse("admin:board_board_picture", args=[board.pk]),
+        reverse("admin:board_board_overview", args=[board.pk]),
+        reverse("admin:board_board_zoom", args=[board.pk]) + "?left=0&top=0&columns=10&rows=10&scale=8",
         SNAPSHOTS,
         reverse("admin:board_snapshot_change", args=[snapshot.pk]),
         reverse("admin:board_snapshot_picture", args=[snapshot.pk]),
+        reverse("admin:board_snapshot_overview", args=[snapshot.pk]),
+        reverse("admin:board_snapshot_zoom", args=[snapshot.pk]) + "?left=0&top=0&columns=10&rows=10&scale=8",
         reverse("admin:board_snapshot_thumbnail", args=[snapshot.pk]),
         reverse("admin:board_snapshot_restore", args=[snapshot.pk]),
         BANS,
@@ -274,6 +279,70 @@ def test_the_live_picture_shows_the_board_as_it_is_now(moderator_client, main_bo
     assert img.getpixel((1, 1)) == pictures.CHECKED
     assert img.getpixel((0, 1)) == pictures.UNCHECKED
     assert "no-store" in response["Cache-Control"]
+
+
+def zoom_url(name, pk, **region):
+    return reverse(f"admin:board_{name}_zoom", args=[pk]) + "?" + urlencode(region)
+
+
+def test_a_zoomed_region_of_the_live_board_shows_its_checked_boxes(moderator_client, main_board):
+    state.apply(main_board, [(40_210, 1), (40_611, 1)])  # rows of 400: row 100 column 210, row 101 column 211
+
+    response = moderator_client.get(zoom_url("board", main_board.pk, left=200, top=100, columns=100, rows=50, scale=8))
+
+    img = png_of(response).convert("RGB")
+    assert img.size == (800, 400)
+    assert img.getpixel((10 * 8 + 3, 0 * 8 + 3)) == pictures.CHECKED
+    assert img.getpixel((11 * 8 + 3, 1 * 8 + 3)) == pictures.CHECKED
+    assert img.getpixel((11 * 8 + 3, 0 * 8 + 3)) == pictures.UNCHECKED
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_a_zoomed_region_of_a_snapshot_may_be_kept_by_the_browser(moderator_client, main_board):
+    snapshot = snapshot_of(main_board, 7)
+    response = moderator_client.get(zoom_url("snapshot", snapshot.pk, left=0, top=0, columns=8, rows=1, scale=2))
+    img = png_of(response).convert("RGB")
+    assert img.size == (16, 2)
+    assert [img.getpixel((x, 0)) == pictures.CHECKED for x in range(0, 16, 2)] == [False] * 7 + [True]
+    assert response["Cache-Control"] == "private, max-age=86400"
+
+
+@pytest.mark.parametrize(
+    ("region", "message"),
+    [
+        ({"left": 0, "top": 0, "columns": 1000, "rows": 10, "scale": 8}, "at most 200 boxes a side"),
+        ({"left": 0, "top": 0, "columns": 10, "rows": 10, "scale": 16}, "1 to 8 pixels per box"),
+        ({"left": 390, "top": 0, "columns": 20, "rows": 10, "scale": 1}, "goes past the board's picture"),
+        ({"left": 0, "top": 0, "columns": 10, "rows": 10}, "scale is missing"),
+        ({"left": "a", "top": 0, "columns": 10, "rows": 10, "scale": 1}, "are whole numbers"),
+    ],
+)
+def test_a_bad_zoom_region_is_refused_with_a_reason(region, message, moderator_client, main_board):
+    response = moderator_client.get(zoom_url("board", main_board.pk, **region))
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert message in response.content.decode()
+
+
+def test_the_overview_of_a_sparse_million_box_board_marks_a_single_checked_box(moderator_client):
+    board = Board.objects.create(slug="million", size=1_000_000)
+    state.apply(board, [(51_234, 1)])
+
+    html = moderator_client.get(reverse("admin:board_board_change", args=[board.pk])).content.decode()
+    img = png_of(moderator_client.get(reverse("admin:board_board_overview", args=[board.pk]))).convert("RGB")
+
+    assert img.size == (500, 500)
+    assert img.getpixel((234 // 2, 51 // 2)) != pictures.UNCHECKED
+    assert len({img.getpixel((x, y)) for x in range(0, 500, 5) for y in range(0, 500, 5)}) == 1  # all else empty
+    assert f'src="{reverse("admin:board_board_overview", args=[board.pk])}" alt="The live board" width="500"' in html
+    assert "each pixel is a block of 2×2 boxes, marked if any of them is checked" in html
+
+
+def test_board_pictures_say_checked_boxes_are_orange_red(moderator_client, main_board):
+    html = moderator_client.get(reverse("admin:board_board_change", args=[main_board.pk])).content.decode()
+    assert "Checked boxes are orange-red" in html
+    assert "are dark" not in html and "Dark:" not in html
+    assert f'data-zoom="{reverse("admin:board_board_zoom", args=[main_board.pk])}"' in html
 
 
 def test_a_moderator_cannot_create_edit_or_delete_boards(moderator_client, main_board):

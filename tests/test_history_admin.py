@@ -13,7 +13,8 @@ from django.utils import timezone
 from PIL import Image
 
 from board import pictures
-from board.models import Snapshot
+from board.history.moments import format_moment
+from board.models import Board, Snapshot
 from board.store import changelog, snapshots, state
 from board.store.state import Author
 
@@ -162,9 +163,22 @@ def test_a_networks_changes_page_shows_counts_and_a_picture_of_the_boxes_it_touc
     assert '<dd id="changes-count">20</dd>' in html and '<dd id="changes-boxes">20</dd>' in html
     assert html.count("<code>bad0bad0bad0</code>") == 20
     shown = inline_image(html).convert("RGB")
-    expected = pictures.picture(bytes(12) + bytes([0x0F, 0xFF, 0xFF]) + bytes(12_485), board.size)
+    expected = pictures.overview(bytes(12) + bytes([0x0F, 0xFF, 0xFF]) + bytes(12_485), board.size)
     assert shown.tobytes() == expected.convert("RGB").tobytes()
     assert "Revert its changes since then…" in html and "Ban it…" in html
+
+
+def test_a_single_change_on_a_million_boxes_shows_on_the_changes_picture(moderator_client):
+    board = Board.objects.create(slug="million", size=1_000_000)
+    state.apply(board, [(51_234, 1)], [VANDAL])
+
+    html = moderator_client.get(url(board, "changes"), {"network": "2001:db8:66:1::1", "since": "1h"}).content.decode()
+
+    shown = inline_image(html).convert("RGB")
+    assert shown.size == (500, 500)  # the overview: blocks of 2×2 boxes, any checked one marked
+    assert shown.getpixel((234 // 2, 51 // 2)) != pictures.UNCHECKED
+    assert shown.getpixel((0, 0)) == pictures.UNCHECKED
+    assert "Orange-red: the boxes it changed." in html
 
 
 def test_the_changes_of_a_network_that_changed_nothing_say_so(moderator_client, vandalised):
@@ -255,24 +269,122 @@ def test_a_revert_posted_with_a_malformed_network_changes_nothing(moderator_clie
 # -- timelapse -----------------------------------------------------------------------------------
 
 
-def test_the_timelapse_page_plays_the_window_from_its_start_to_its_end(moderator_client, vandalised):
+def player_of(html):
+    """The frame address (without ``frame=``) and the frame count of a timelapse page's player."""
+    player = re.search(r'id="timelapse-player" data-frame-url="([^"]+)" data-frames="(\d+)"', html)
+    return player[1].replace("&amp;", "&"), int(player[2])
+
+
+def test_the_timelapse_page_gives_a_player_and_inlines_no_frames(moderator_client, vandalised):
+    board, since = vandalised
+    html = moderator_client.get(
+        url(board, "timelapse"), {"since": since.isoformat(), "until": "now", "frames": 1000, "fps": 5}
+    ).content.decode()
+
+    frame_url, frames = player_of(html)
+    assert frames == 1000
+    assert frame_url.startswith(reverse("admin:board_board_timelapse_frame", args=[board.pk]) + "?")
+    assert "data:image" not in html
+    assert len(html) < 30_000
+    assert 'type="range" id="timelapse-scrubber" min="0" max="999"' in html
+    assert f"manage.py timelapse --board main --since {since:%Y-%m-%dT%H:%M:%S}" in html
+
+
+def test_the_timelapse_frames_go_from_the_windows_start_to_its_end(moderator_client, vandalised):
     board, since = vandalised
     drawing = Snapshot.objects.get().bits()
-
     html = moderator_client.get(
         url(board, "timelapse"), {"since": since.isoformat(), "until": "now", "frames": 4, "fps": 5}
     ).content.decode()
+    frame_url, frames = player_of(html)
 
-    animation = inline_image(html, "timelapse")
-    assert animation.format == "GIF" and animation.n_frames >= 2
-    assert animation.convert("RGB").tobytes() == pictures.picture(drawing, board.size).convert("RGB").tobytes()
-    animation.seek(animation.n_frames - 1)
-    assert animation.convert("RGB").tobytes() == pictures.picture(bits(board), board.size).convert("RGB").tobytes()
-    assert 'download="timelapse-main-' in html
+    first = moderator_client.get(frame_url + "&frame=0")
+    last = moderator_client.get(frame_url + f"&frame={frames - 1}")
+
+    assert first["Content-Type"] == "image/png" and first["Cache-Control"] == "private, max-age=3600"
+    assert png_of(first).tobytes() == pictures.overview(drawing, board.size).convert("RGB").tobytes()
+    assert png_of(last).tobytes() == pictures.overview(bits(board), board.size).convert("RGB").tobytes()
+    assert first["Timelapse-Moment"] == format_moment(since.replace(microsecond=since.microsecond // 1000 * 1000))
+    assert first["Timelapse-Moment"] < last["Timelapse-Moment"]
+
+
+def png_of(response):
+    return Image.open(io.BytesIO(response.content)).convert("RGB")
+
+
+def test_each_frame_is_the_board_at_its_own_moment(moderator_client, vandalised):
+    board, since = vandalised
+    pause()
+    snapshots.take(board, Snapshot.Reason.PERIODIC)  # the last frame is replayed from this one
+    state.apply(board, [(0, 1)], [ALICE])
+    until = timezone.now()
+    query = {"since": since.isoformat(), "until": until.isoformat(), "frames": 2}
+
+    wiped = moderator_client.get(url(board, "timelapse_frame"), {**query, "frame": 0})
+    now = moderator_client.get(url(board, "timelapse_frame"), {**query, "frame": 1})
+
+    assert png_of(now).getpixel((0, 0)) == pictures.CHECKED
+    assert png_of(now).getpixel((100, 0)) == pictures.UNCHECKED
+    assert png_of(wiped).getpixel((0, 0)) == pictures.UNCHECKED
+    assert png_of(wiped).getpixel((100, 0)) == pictures.CHECKED
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ({"frames": 4, "frame": 4}, "Frames are numbered 0 to 3, not 4."),
+        ({"frames": 4, "frame": -1}, "Ensure this value is greater than or equal to 0."),
+        ({"frames": 5000, "frame": 0}, "Ensure this value is less than or equal to 1000."),
+        ({"frames": 4}, "This field is required."),
+        ({"frames": 4, "frame": 0, "since": "yesterday"}, "is not a time"),
+    ],
+)
+def test_a_frame_outside_the_timelapse_is_refused_with_a_reason(query, message, moderator_client, vandalised):
+    board, since = vandalised
+    response = moderator_client.get(
+        url(board, "timelapse_frame"), {"since": since.isoformat(), "until": timezone.now().isoformat(), **query}
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert message in response.content.decode()
+
+
+def forget_the_log(board):
+    """The log no longer reaches back to the board's creation (as when it was trimmed before archivelog ran)."""
+    state.sync_client().delete(state.changelog_key(board.slug))
+
+
+def test_a_frame_that_cannot_be_rebuilt_says_why(moderator_client, vandalised):
+    board, _ = vandalised
+    forget_the_log(board)
+    query = {"since": "2025-01-01T00:00", "until": "2025-01-01T00:05", "frames": 4, "frame": 1}
+    response = moderator_client.get(url(board, "timelapse_frame"), query)
+    assert response.status_code == 409
+    assert "No snapshot of main was taken before 2025-01-01 00:01:40.000 UTC" in response.content.decode()
+
+
+@pytest.mark.parametrize("who", ["anonymous", "non-staff"])
+def test_outsiders_get_the_login_page_for_a_frame(who, client, player_client, vandalised):
+    board, since = vandalised
+    visitor = client if who == "anonymous" else player_client
+    query = {"since": since.isoformat(), "until": timezone.now().isoformat(), "frames": 2, "frame": 1}
+    response = visitor.get(url(board, "timelapse_frame"), query)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+
+def test_staff_without_the_history_permission_get_no_frame(client, django_user_model, vandalised):
+    board, since = vandalised
+    sam = django_user_model.objects.create_user("sam", password="x", is_staff=True)
+    sam.user_permissions.add(Permission.objects.get(codename="view_board"))
+    client.force_login(sam)
+    query = {"since": since.isoformat(), "until": timezone.now().isoformat(), "frames": 2, "frame": 1}
+    assert client.get(url(board, "timelapse_frame"), query).status_code == 403
 
 
 def test_the_timelapse_page_says_why_it_cannot_render(moderator_client, vandalised):
     board, _ = vandalised
+    forget_the_log(board)
     html = moderator_client.get(
         url(board, "timelapse"), {"since": "2025-01-01T00:00", "until": "2025-01-01T00:05", "frames": 4, "fps": 5}
     ).content.decode()
@@ -280,7 +392,18 @@ def test_the_timelapse_page_says_why_it_cannot_render(moderator_client, vandalis
     assert 'id="timelapse"' not in html
 
 
+def test_the_timelapse_page_says_when_nothing_changed_in_the_window(moderator_client, vandalised):
+    board, _ = vandalised
+    pause()
+    later = timezone.now()
+    html = moderator_client.get(
+        url(board, "timelapse"), {"since": later.isoformat(), "until": "now", "frames": 4, "fps": 5}
+    ).content.decode()
+    assert "Nothing changed on main between" in html
+    assert 'id="timelapse"' not in html
+
+
 def test_the_timelapse_page_refuses_too_many_frames(moderator_client, vandalised):
     board, _ = vandalised
     html = moderator_client.get(url(board, "timelapse"), {"since": "1h", "until": "now", "frames": 5000, "fps": 5})
-    assert "Ensure this value is less than or equal to 120." in html.content.decode()
+    assert "Ensure this value is less than or equal to 1000." in html.content.decode()

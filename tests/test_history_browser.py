@@ -60,8 +60,9 @@ async def test_a_moderator_finds_the_vandal_reverts_it_and_plays_the_last_hour(b
     await mod.goto(f"{server.url}/admin/board/board/{board.pk}/timelapse/")
     await mod.fill("#id_since", "1h")
     await mod.fill("#id_frames", "10")
-    await mod.click("input[value=Render]")
+    await mod.click("input[value=Show]")
     await expect(mod.locator("img#timelapse")).to_be_visible()
     assert await mod.locator("img#timelapse").evaluate("img => img.naturalWidth") == 400
+    await expect(mod.locator("#timelapse-moment")).to_contain_text("Frame 1 of 10")
     for netplayer in (artist, vandal):
         await netplayer.leave()

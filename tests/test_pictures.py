@@ -106,7 +106,7 @@ def test_a_thumbnail_fits_its_side(size):
 
 def test_a_thumbnail_shows_a_lone_checked_box_in_its_block():
     thumb = pictures.thumbnail(bits_with(1_000_000, 500_500), 1_000_000).convert("RGB")
-    factor = 7  # 1000 pixels into at most 160
+    factor = pictures.shrink_factor(1_000_000, pictures.THUMBNAIL_SIDE)  # 1000 pixels into at most 96: 11
     assert thumb.getpixel((500 // factor, 500 // factor)) != pictures.UNCHECKED
     assert thumb.getpixel((0, 0)) == pictures.UNCHECKED
 
@@ -126,3 +126,80 @@ def test_a_very_large_board_gets_a_density_picture_a_browser_can_show():
     img = pictures.picture(bits_with(size, 0), size)
     assert max(img.size) <= 2_000
     assert img.convert("RGB").getpixel((0, 0)) != pictures.UNCHECKED
+
+
+# -- the admin's overview and zoomed regions ------------------------------------------------------
+
+
+def marked(rgb, xy):
+    """Whether a pixel is at least the minimum mark on the way from unchecked to checked."""
+    red_drop = pictures.UNCHECKED[1] - rgb.getpixel(xy)[1]
+    return red_drop >= round((pictures.UNCHECKED[1] - pictures.CHECKED[1]) * pictures.MINIMUM_MARK)
+
+
+def test_the_overview_of_a_sparse_board_marks_every_block_holding_a_checked_box():
+    size = 1_000_000
+    overview = pictures.overview(bits_with(size, 0, 51_234, 999_999), size).convert("RGB")
+    assert overview.size == (500, 500)  # blocks of 2×2 boxes: fits the admin's 800 pixels
+    for xy in [(0, 0), (234 // 2, 51 // 2), (499, 499)]:
+        assert marked(overview, xy), xy
+    assert overview.getpixel((1, 1)) == pictures.UNCHECKED
+    assert sum(count for count, colour in overview.getcolors() if colour != pictures.UNCHECKED) == 3
+
+
+def test_one_box_among_a_hundred_million_still_shows_in_the_overview():
+    size = 100_000_000
+    overview = pictures.overview(bits_with(size, 55_555_555), size).convert("RGB")
+    factor = pictures.overview_factor(size)
+    assert factor == 13 and max(overview.size) <= pictures.OVERVIEW_SIDE
+    assert marked(overview, (5_555 // factor, 5_555 // factor))
+
+
+def test_a_small_board_overview_is_one_pixel_per_box():
+    assert pictures.overview(bits_with(100_000, 401), 100_000).convert("RGB").getpixel((1, 1)) == pictures.CHECKED
+
+
+def test_a_zoomed_region_shows_its_boxes_at_its_scale():
+    size = 1_000_000
+    bits = bits_with(size, 51_234, 51_235, 52_234)
+    region = pictures.Region(size, left=230, top=50, columns=10, rows=4, scale=8)
+    img = pictures.zoom(bits, region).convert("RGB")
+    assert img.size == (80, 32)
+    for column, row in [(4, 1), (5, 1), (4, 2)]:  # boxes 51,234, 51,235 and 52,234
+        assert img.getpixel((column * 8, row * 8)) == pictures.CHECKED
+        assert img.getpixel((column * 8 + 7, row * 8 + 7)) == pictures.CHECKED
+    assert img.getpixel((6 * 8, 1 * 8)) == pictures.UNCHECKED
+    assert img.getpixel((4 * 8, 0)) == pictures.UNCHECKED
+    assert region.label == "Boxes 50,230–53,239: 10 boxes of each row of 1,000, 4 rows"
+
+
+def test_a_region_at_the_end_of_a_board_shows_the_boxes_past_it_grey():
+    size = 100_003  # rows of 400: the last row holds 3 boxes
+    region = pictures.Region(size, left=0, top=249, columns=400, rows=2, scale=1)
+    img = pictures.zoom(bits_with(size, 100_002), region).convert("RGB")
+    assert img.getpixel((2, 1)) == pictures.CHECKED
+    assert img.getpixel((3, 1)) == pictures.BEYOND
+    assert img.getpixel((399, 0)) == pictures.UNCHECKED
+    assert region.label == "Boxes 99,600–100,002"
+
+
+@pytest.mark.parametrize(
+    ("numbers", "message"),
+    [
+        ((0, 0, 10, 10, 9), "1 to 8 pixels per box, not 9"),
+        ((0, 0, 10, 10, 0), "1 to 8 pixels per box, not 0"),
+        ((0, 0, 0, 10, 1), "at least one box wide"),
+        ((0, 0, 201, 10, 8), "At 8 pixels per box a region is at most 200 boxes a side."),
+        ((-1, 0, 10, 10, 1), "goes past the board's picture of 400 by 250 boxes"),
+        ((395, 0, 10, 10, 1), "goes past the board's picture"),
+        ((0, 245, 10, 10, 1), "goes past the board's picture"),
+    ],
+)
+def test_a_region_off_the_board_or_too_big_is_refused(numbers, message):
+    with pytest.raises(pictures.PictureError, match=message):
+        pictures.Region(100_000, *numbers)
+
+
+@pytest.mark.parametrize("size", [100, 100_000, 1_000_000, 10_000_000])
+def test_a_thumbnails_size_is_known_before_it_is_drawn(size):
+    assert pictures.thumbnail(bits_with(size), size).size == pictures.thumbnail_size(size)

@@ -179,3 +179,44 @@ def test_a_window_starting_before_the_board_was_created_starts_empty(main_board)
     boards = list(timelapse.boards(main_board, [before, until]))
 
     assert boards == [bytes(12_500), live_bits(main_board)]
+
+
+# -- one frame at a time, as the admin's player asks for them ----------------------------------------
+
+
+def test_each_frame_on_its_own_is_the_frame_of_the_whole_replay(drawn):
+    board, since, until, _, at_until = drawn
+    snapshots.take(board, Snapshot.Reason.PERIODIC)  # after the window: no frame may start from it
+    whole = list(timelapse.boards(board, timelapse.moments(since, until, 6)))
+
+    alone = [timelapse.bits_at(board, moment) for moment in timelapse.moments(since, until, 6)]
+
+    assert alone == whole
+    assert alone[-1] == at_until
+
+
+def test_a_frame_is_the_overview_at_its_moment(drawn):
+    board, since, until, at_since, _ = drawn
+    picture, moment = timelapse.frame(board, since, until, 5, 0)
+    assert moment == since
+    assert picture.convert("RGB").tobytes() == pictures.overview(at_since, board.size).convert("RGB").tobytes()
+    assert timelapse.frame(board, since, until, 5, 4)[1] == until
+
+
+def test_the_window_check_refuses_a_window_without_changes_or_a_start_it_cannot_rebuild(drawn):
+    board, since, until, _, _ = drawn
+    timelapse.check_window(board, since, until)
+    with pytest.raises(timelapse.TimelapseError, match="Nothing changed on main between"):
+        timelapse.check_window(board, until + timedelta(seconds=1), until + timedelta(seconds=2))
+    Snapshot.objects.all().delete()
+    state.sync_client().delete(state.changelog_key("main"))  # the log no longer starts with the board's creation
+    draw(board, [7000])
+    with pytest.raises(timelapse.TimelapseError, match="No snapshot of main was taken before"):
+        timelapse.check_window(board, since, timezone.now())
+
+
+def test_a_frame_from_before_the_board_was_created_is_the_empty_board(main_board):
+    created = now()
+    draw(main_board, range(10))
+    long_before = created - timedelta(hours=1)
+    assert timelapse.bits_at(main_board, long_before) == bytes(len(live_bits(main_board)))

@@ -24,8 +24,9 @@ def test_the_page_holds_no_boxes_and_stays_small(client):
     # Boxes are made by the grid script for the rows in view, never by the server.
     assert 'type="checkbox"' not in html
     # About 2 KB compressed (benchmarks/page.py's bytes_html): about 300 characters
-    # are the og: tags a shared link unfurls with, about 250 the phone header's
-    # short labels and the line under the board.
+    # are the og: tags a shared link unfurls with, about 280 the zoom control
+    # (zoom.js itself loads on first use), about 250 the phone header's short
+    # labels and the line under the board.
     assert len(html) < 6_000
 
 

@@ -211,8 +211,8 @@ class NetworkChanges:
         return len(self.changes) - self.checked
 
     def picture(self, size):
-        """The boxes it touched, dark, on a picture of the board."""
-        return pictures.picture(bits_of(self.boxes, size), size)
+        """The boxes it touched, in the checked colour, on the admin's overview of the board."""
+        return pictures.overview(bits_of(self.boxes, size), size)
 
 
 def network_changes(board, network, since, until):
@@ -259,8 +259,8 @@ class RevertPlan:
         return len(self.restore) - self.checks
 
     def picture(self, size):
-        """The boxes the revert would change, dark, on a picture of the board."""
-        return pictures.picture(bits_of(self.restore, size), size)
+        """The boxes the revert would change, in the checked colour, on the admin's overview of the board."""
+        return pictures.overview(bits_of(self.restore, size), size)
 
 
 def revert_plan(board, network, since):

@@ -10,11 +10,13 @@ stops the replay rather than drawing a wrong board. A reset entry (restore,
 clear, import, recovery) starts again from the bitset it names.
 
 Frames are board pictures (board/pictures.py) at evenly spaced moments: the
-first shows the board at the window's start, the last at its end.
+first shows the board at the window's start, the last at its end. The command
+renders them all into one animation (:func:`render`); the admin asks for one
+frame per request (:func:`frame`), each replayed from the newest snapshot
+before its own moment, so no request holds more than one frame.
 """
 
 import io
-import itertools
 from datetime import timedelta
 
 from .. import bitset, pictures
@@ -39,8 +41,12 @@ class TimelapseError(Exception):
 
 def moments(since, until, count):
     """``count`` evenly spaced moments from ``since`` to ``until``, both included."""
-    step = (until - since) / (count - 1)
-    return [since + step * k for k in range(count - 1)] + [until]
+    return [moment_of(since, until, count, k) for k in range(count)]
+
+
+def moment_of(since, until, count, k):
+    """The moment of frame ``k`` of ``count`` from ``since`` to ``until``."""
+    return since + (until - since) * k / (count - 1)
 
 
 def most_frames(size):
@@ -111,12 +117,7 @@ class Replay:
 
 def boards(board, times):
     """The board's bitset at each of ``times`` (ascending), replayed from a snapshot and the log."""
-    snapshot = board.snapshots.filter(created__lte=times[0], size=board.size).first()
-    if snapshot is None:
-        replay, entries = _from_the_start(board, queries.entries(board, None, times[-1]))
-    else:
-        replay = Replay(board, snapshot.bits(), snapshot.version)
-        entries = queries.entries(board, snapshot.created - CLOCK_MARGIN, times[-1])
+    replay, entries = _start(board, times[0], times[-1])
     marks = [changelog.milliseconds(moment) for moment in times]
     k, changed = 0, False
     for entry in entries:
@@ -129,20 +130,59 @@ def boards(board, times):
     for moment in times[k:]:
         yield replay.frame(moment)
     if not changed:
-        raise TimelapseError(
-            f"Nothing changed on {board} between {format_moment(times[0])} and {format_moment(times[-1])}."
-        )
+        raise _nothing_changed(board, times[0], times[-1])
 
 
-def _from_the_start(board, entries):
-    """A replay of the whole log: of an empty board if the log starts with the board's creation."""
-    first = next(entries, None)
-    if first is None:
-        return Replay(board), iter(())
+def bits_at(board, moment):
+    """The board's bitset at ``moment``, replayed from the newest snapshot before it and the log."""
+    replay, entries = _start(board, moment, moment)
+    # The log is read up to ``moment``'s millisecond, inclusive: what boards() applies before that frame.
+    for entry in entries:
+        replay.apply(entry)
+    return replay.frame(moment)
+
+
+def check_window(board, since, until):
+    """Raise TimelapseError unless the board at ``since`` can be rebuilt and something changed by ``until``.
+
+    The work is bounded: the replay up to ``since``, and the log up to the window's first change.
+    """
+    bits_at(board, since)
+    mark = changelog.milliseconds(since)
+    if not any(changelog.id_key(entry.id)[0] > mark for entry in queries.entries(board, since, until)):
+        raise _nothing_changed(board, since, until)
+
+
+def frame(board, since, until, count, k):
+    """Frame ``k`` (from 0) of a timelapse of ``count`` frames, as ``(picture, moment)``.
+
+    The picture is the admin's overview (``pictures.overview``): it fits the page, and a sparse board still shows.
+    """
+    moment = moment_of(since, until, count, k)
+    return pictures.overview(bits_at(board, moment), board.size), moment
+
+
+def _start(board, since, until):
+    """A replay from the newest snapshot at or before ``since``, and the log's entries it still needs."""
+    snapshot = board.snapshots.filter(created__lte=since, size=board.size).first()
+    if snapshot is None:
+        return _from_the_start(board, until)
+    replay = Replay(board, snapshot.bits(), snapshot.version)
+    return replay, queries.entries(board, snapshot.created - CLOCK_MARGIN, until)
+
+
+def _nothing_changed(board, since, until):
+    return TimelapseError(f"Nothing changed on {board} between {format_moment(since)} and {format_moment(until)}.")
+
+
+def _from_the_start(board, until):
+    """A replay of the log up to ``until``: of an empty board if the log starts with the board's creation."""
+    # The log's first entry, even when it comes after ``until``: before it was created, the board was as
+    # empty as it started.
+    first = next(queries.entries(board), None)
     empty = isinstance(first, Reset) and first.reason == "created"
-    # Before it was created, the board was as empty as it started.
     replay = Replay(board, bytes(bitset.byte_length(board.size))) if empty else Replay(board)
-    return replay, itertools.chain([first], entries)
+    return replay, queries.entries(board, None, until)
 
 
 def render(board, since, until, frames=60, fps=10, kind="GIF", progress=None):

@@ -7,7 +7,7 @@ import { Connection } from "./connection.js";
 import { Grid } from "./grid.js";
 import { Announcer, Notice, Toast } from "./messages.js";
 import { Minimap } from "./minimap.js";
-import { boxFromHash, copyText, linkToBox, parseBoxNumber, rememberBox } from "./position.js";
+import { boxFromHash, copyText, linkToBox, parseBoxNumber, rememberBox, zoomFromHash } from "./position.js";
 import { refusalMessage, Status } from "./protocol.js";
 import { BoardSync } from "./sync.js";
 import { Tally } from "./tally.js";
@@ -38,6 +38,10 @@ const el = {
   minimap: document.getElementById("minimap"),
   place: document.getElementById("place"),
   boxLabel: document.getElementById("box-label"),
+  board: document.querySelector(".board"),
+  zoomOut: document.getElementById("zoom-out"),
+  zoomIn: document.getElementById("zoom-in"),
+  zoomLevel: document.getElementById("zoom-level"),
 };
 
 const CONNECTION_TEXT = {
@@ -81,9 +85,8 @@ function showRefusal(status, waitMs) {
   toast.show(refusalMessage(status, waitMs), "refused");
 }
 
-function showPlace() {
+function showPlace({ first, last } = grid.rangeInView()) {
   boxLabel.place();
-  const { first, last } = grid.rangeInView();
   const text = `Boxes ${numbers.format(first)}–${numbers.format(last)} of ${numbers.format(config.size)}`;
   if (el.place.textContent === text) return;
   el.place.textContent = text;
@@ -94,13 +97,18 @@ const view = {
   changed: (index) => {
     grid.refresh(index);
     minimap.changed(index);
+    if (zoom) zoom.changed(index);
   },
   reset: () => {
     grid.refreshAll();
     minimap.reset();
+    if (zoom) zoom.reset();
   },
   counted: showCount,
-  confirmed: (index, value) => tally.record(value),
+  confirmed: (index, value) => {
+    tally.record(value);
+    minimap.own(index);
+  },
   refused: (index, status, waitMs) => {
     grid.refresh(index);
     showRefusal(status, waitMs);
@@ -119,7 +127,10 @@ const minimap = new Minimap({
   canvas: el.minimap,
   size: config.size,
   bits: () => sync.bits,
-  onJump: (index, { center }) => goTo(center ? index - Math.floor(grid.boxesInView / 2) : index),
+  onJump: (index, { center }) => {
+    if (zoom && zoom.active) zoom.scrollToBox(index, center ? zoom.middle : null);
+    else goTo(center ? index - Math.floor(grid.boxesInView / 2) : index);
+  },
 });
 
 const boxLabel = new BoxLabel({ label: el.boxLabel, rows: el.rows, viewport: el.viewport });
@@ -135,7 +146,9 @@ const grid = new Grid({
     grid.refresh(index);
     if (refusal !== null) showRefusal(refusal);
   },
-  onRender: showPlace,
+  onRender: () => {
+    if (!zoom || !zoom.active) showPlace();
+  },
   onBlocked: () => showRefusal(Status.FROZEN),
 });
 
@@ -160,6 +173,11 @@ sync.connection = connection;
 // Jump so that `index` is in the top row; `mark` also names it in the URL and
 // rings it for a moment (a jump the player asked for, or a link they opened).
 function goTo(index, { mark = false } = {}) {
+  if (zoom && zoom.active && !mark) {
+    zoom.scrollToBox(index);
+    return;
+  }
+  if (zoom && zoom.active) zoom.pick(index);
   grid.scrollToBox(index);
   if (!mark) return;
   rememberBox(index);
@@ -188,7 +206,10 @@ el.viewport.addEventListener(
 
 addEventListener("hashchange", () => {
   const index = boxFromHash(location.hash, config.size);
-  if (index !== null) goTo(index, { mark: true });
+  if (index === null) return;
+  const px = zoomFromHash(location.hash);
+  if (px) withZoom((zoom) => zoom.show(px, index));
+  else goTo(index, { mark: true });
 });
 
 // A jump or an empty spot the player asked for: the box is ringed, focused
@@ -216,7 +237,7 @@ el.jump.addEventListener("submit", (event) => {
 el.jumpTo.addEventListener("input", () => showJumpError(""));
 
 el.copyLink.addEventListener("click", async () => {
-  const link = linkToBox(keepPlace());
+  const link = zoom && zoom.active ? linkToBox(zoom.topLeftBox(), zoom.px) : linkToBox(keepPlace());
   const copied = await copyText(link);
   toast.show(copied ? `Link copied: ${link}` : `Copy this link: ${link}`);
 });
@@ -231,12 +252,95 @@ el.findEmpty.addEventListener("click", () => {
   if (spot.checked > 0) toast.show("No empty stretch is left: this is the emptiest one.");
 });
 
+// -- zoom: zoom.js loads on first use, so a first visit doesn't pay for it --
+
+let zoom = null;
+let zoomLoading = null;
+
+function withZoom(use) {
+  zoomLoading ||= import("./zoom.js").then(({ Zoom }) => {
+    zoom = new Zoom({
+      board: el.board,
+      viewport: el.viewport,
+      grid,
+      sync,
+      size: config.size,
+      onPick: zoomedIn,
+      onPlace: (first, last) => showPlace({ first, last }),
+      onLevel: showZoom,
+    });
+    return zoom;
+  });
+  zoomLoading.then(use);
+}
+
+// Back to the real boxes with box `index` `offset` px below the top of the
+// view (or in its middle), so that zooming in keeps it under the pointer.
+function zoomedIn(index, { focus, offset }) {
+  const rows = offset === null ? Math.floor(grid.boxesInView / grid.columns / 2) : Math.floor(offset / grid.cell);
+  grid.scrollToBox(Math.max(0, index - rows * grid.columns));
+  keepPlace();
+  grid.highlight(index);
+  grid.setActive(index);
+  if (focus) grid.focusActive();
+}
+
+// The control's steps: 0 … 3 are 1, 2, 4 and 8 px per box, 4 the real boxes.
+const ZOOM_STEPS = [1, 2, 4, 8, 0];
+
+function showZoom(px) {
+  const step = ZOOM_STEPS.indexOf(px);
+  el.zoomLevel.value = step;
+  const text = px ? `${px} px per box` : "Real boxes";
+  el.zoomLevel.setAttribute("aria-valuetext", text);
+  el.zoomIn.disabled = px === 0;
+  el.zoomOut.disabled = px === 1;
+}
+
+el.zoomOut.addEventListener("click", () => withZoom((zoom) => zoom.zoomOut()));
+el.zoomIn.addEventListener("click", () => withZoom((zoom) => zoom.zoomIn()));
+el.zoomLevel.addEventListener("input", () => {
+  const px = ZOOM_STEPS[Number(el.zoomLevel.value)];
+  withZoom((zoom) => zoom.show(px, zoom.currentBox()));
+});
+el.viewport.addEventListener(
+  "wheel",
+  (event) => {
+    if (!event.ctrlKey) return;
+    // Not the browser's page zoom: the board's.
+    event.preventDefault();
+    const { clientX, clientY, deltaY } = event;
+    withZoom((zoom) => {
+      const { anchor, offset } = zoom.anchorAt({ clientX, clientY });
+      zoom.wheelAt(deltaY, anchor, offset);
+    });
+  },
+  { passive: false },
+);
+// A pinch on the real grid: load the zoom, whose own listeners follow the fingers.
+el.viewport.addEventListener("touchstart", (event) => event.touches.length === 2 && withZoom(() => {}), {
+  passive: true,
+});
+
 el.size.textContent = numbers.format(config.size);
 showTally(tally.read());
 grid.layout();
 const start = boxFromHash(location.hash, config.size);
+const startZoom = zoomFromHash(location.hash);
 if (start !== null) goTo(start, { mark: true });
+if (start !== null && startZoom) withZoom((zoom) => zoom.show(startZoom, start));
+showZoom(0);
 connection.open();
 
-// For tests and curious players: the live objects, read-only by convention.
-window.checkboxes = { sync, grid, minimap, connection, tally };
+// For tests and curious players: the live objects, read-only by convention
+// (`zoom` once zoom.js has loaded).
+window.checkboxes = {
+  sync,
+  grid,
+  minimap,
+  connection,
+  tally,
+  get zoom() {
+    return zoom;
+  },
+};

@@ -1,7 +1,11 @@
 // The whole board in one small canvas: each cell is a run of consecutive boxes
 // (cell k holds boxes k*per … (k+1)*per - 1, read left to right, top to
-// bottom like the board), shaded by how many of them are checked. A band marks
-// the part of the board in view; pressing or dragging on the map jumps there.
+// bottom like the board), shaded by how many of them are checked, any checked box
+// at least a clear mark. Brackets in the margins mark the part of the board
+// in view (so they hide no cell), scale marks on the left give box numbers,
+// the player's own recent changes are marked in a colour of their own and
+// others' changes of the last few seconds glow; pressing or dragging on the
+// map jumps there.
 //
 // A change only recounts the one cell it falls in, and only on the next
 // animation frame, so a busy 1,000,000-box board costs a few bytes of popcount
@@ -12,8 +16,20 @@
 const MIN_CELL_PX = 2;
 const MAX_CELL_PX = 16;
 // A cell with even one checked box is clearly not empty: players look for blank space.
-const MIN_SHADE = 0.28;
+const MIN_SHADE = 0.5;
 const MIN_BAND_PX = 6;
+// Margins (CSS px): the band's brackets either side, scale labels on the left
+// when the map is wide enough to read them.
+const BAND_MARGIN_PX = 5;
+const LABEL_PX = 34;
+const LABEL_MIN_WIDTH_PX = 110;
+const MARK_SPACING_PX = 36;
+// The player's own changes fade over a minute; others' glow for a few seconds.
+const OWN_FADE_MS = 60_000;
+const OWN_MARK_PX = 7;
+const LIVE_FADE_MS = 4_000;
+const LIVE_BIN_PX = 8;
+const FADE_REPAINT_MS = 200;
 
 const numbers = new Intl.NumberFormat("en-US");
 
@@ -38,6 +54,11 @@ export class Minimap {
     this.pendingJump = null;
     this.jumpFrame = 0;
     this.colors = null;
+    this.left = BAND_MARGIN_PX;
+    this.marks = [];
+    this.mine = new Map();
+    this.others = new Map();
+    this.fadeTimer = 0;
     this.describe(0);
     canvas.addEventListener("pointerdown", (event) => this.pointerDown(event));
     canvas.addEventListener("pointermove", (event) => this.pointerMove(event));
@@ -60,20 +81,45 @@ export class Minimap {
     // Roughly square cells as big as the board allows, never under 2 px;
     // then stretched to fill the canvas (but never more than twice as tall
     // as wide, which only small boards would need).
-    const fit = Math.floor(Math.sqrt((width * height) / this.size));
+    this.left = BAND_MARGIN_PX + (width >= LABEL_MIN_WIDTH_PX ? LABEL_PX : 0);
+    this.area = Math.max(1, width - this.left - BAND_MARGIN_PX);
+    const fit = Math.floor(Math.sqrt((this.area * height) / this.size));
     const side = Math.max(MIN_CELL_PX, Math.min(MAX_CELL_PX, fit));
-    this.mapColumns = Math.max(1, Math.floor(width / side));
+    this.mapColumns = Math.max(1, Math.floor(this.area / side));
     const capacity = this.mapColumns * Math.max(1, Math.floor(height / side));
     this.per = Math.ceil(this.size / capacity);
     this.cells = Math.ceil(this.size / this.per);
     this.mapRows = Math.ceil(this.cells / this.mapColumns);
-    this.cellWidth = width / this.mapColumns;
+    this.cellWidth = this.area / this.mapColumns;
     this.cellHeight = Math.min(height / this.mapRows, 2 * this.cellWidth);
     this.counts = new Uint32Array(this.cells);
     this.image.width = this.mapColumns;
     this.image.height = this.mapRows;
     this.pixels = this.image.getContext("2d").createImageData(this.mapColumns, this.mapRows);
+    this.binColumns = Math.max(1, Math.round(LIVE_BIN_PX / this.cellWidth));
+    this.binRows = Math.max(1, Math.round(LIVE_BIN_PX / this.cellHeight));
+    this.mine.clear();
+    this.others.clear();
+    this.marks = this.scaleMarks(height);
     this.repaint();
+  }
+
+  // Round box numbers down the left margin, about MARK_SPACING_PX apart.
+  scaleMarks(height) {
+    if (this.left === BAND_MARGIN_PX) return [];
+    const rows = Math.max(1, Math.floor(height / MARK_SPACING_PX));
+    const step = niceStep(this.size / rows);
+    const marks = [];
+    for (let index = 0; index < this.size; index += step) {
+      const y = this.rowOf(index) * this.cellHeight;
+      if (y > this.mapRows * this.cellHeight - 8) break;
+      marks.push({ index, label: shortNumber(index), y });
+    }
+    return marks;
+  }
+
+  rowOf(index) {
+    return Math.floor(this.cellOf(index) / this.mapColumns);
   }
 
   cellOf(index) {
@@ -82,7 +128,7 @@ export class Minimap {
 
   // The box at the start of the cell under a point (CSS px from the map's corner).
   indexAt(x, y) {
-    const column = Math.max(0, Math.min(this.mapColumns - 1, Math.floor(x / this.cellWidth)));
+    const column = Math.max(0, Math.min(this.mapColumns - 1, Math.floor((x - this.left) / this.cellWidth)));
     const row = Math.max(0, Math.min(this.mapRows - 1, Math.floor(y / this.cellHeight)));
     return Math.min(this.size - 1, (row * this.mapColumns + column) * this.per);
   }
@@ -91,17 +137,41 @@ export class Minimap {
   pointOf(index) {
     const cell = this.cellOf(index);
     return {
-      x: ((cell % this.mapColumns) + 0.5) * this.cellWidth,
+      x: this.left + ((cell % this.mapColumns) + 0.5) * this.cellWidth,
       y: (Math.floor(cell / this.mapColumns) + 0.5) * this.cellHeight,
     };
   }
 
   // -- what changed -----------------------------------------------------------
 
+  // Box `index` changed: by anyone (others' changes glow), or by this player
+  // (their own changes arrive through `own` as well, and don't glow).
   changed(index) {
     if (!this.pixels) return;
-    this.dirty.add(this.cellOf(index));
+    const cell = this.cellOf(index);
+    this.dirty.add(cell);
+    const now = performance.now();
+    const mine = this.mine.get(cell);
+    if (mine === undefined || now - mine > LIVE_FADE_MS) this.others.set(this.binOf(cell), now);
     this.schedule();
+  }
+
+  // The server applied one of this player's own changes.
+  own(index) {
+    if (!this.pixels) return;
+    const cell = this.cellOf(index);
+    this.mine.delete(cell);
+    this.mine.set(cell, performance.now());
+    this.dirty.add(cell);
+    this.schedule();
+  }
+
+  // Others' changes glow over a patch of cells a few pixels wide, not one cell:
+  // a busy board then costs a few hundred patches per repaint, not one per change.
+  binOf(cell) {
+    const row = Math.floor(Math.floor(cell / this.mapColumns) / this.binRows);
+    const column = Math.floor((cell % this.mapColumns) / this.binColumns);
+    return row * Math.ceil(this.mapColumns / this.binColumns) + column;
   }
 
   reset() {
@@ -168,20 +238,87 @@ export class Minimap {
     context.setTransform(ratio, 0, 0, ratio, 0, 0);
     context.clearRect(0, 0, width, this.canvas.clientHeight);
     context.imageSmoothingEnabled = false;
-    context.drawImage(this.image, 0, 0, width, this.mapRows * this.cellHeight);
-    if (this.cellWidth * ratio >= 6) this.drawGaps(width);
+    context.drawImage(this.image, this.left, 0, this.area, this.mapRows * this.cellHeight);
+    if (this.cellWidth * ratio >= 6) this.drawGaps();
+    const now = performance.now();
+    const fading = this.drawOthers(now) + this.drawMine(now);
+    this.drawMarks();
     this.drawBand(width);
+    clearTimeout(this.fadeTimer);
+    if (fading) this.fadeTimer = setTimeout(() => this.schedule(), FADE_REPAINT_MS);
+  }
+
+  // A fading glow where others changed boxes in the last few seconds; returns how many glow.
+  drawOthers(now) {
+    const context = this.context;
+    const binsPerRow = Math.ceil(this.mapColumns / this.binColumns);
+    const width = this.binColumns * this.cellWidth;
+    const height = this.binRows * this.cellHeight;
+    context.fillStyle = this.colors.live;
+    for (const [bin, at] of this.others) {
+      const age = now - at;
+      if (age > LIVE_FADE_MS) {
+        this.others.delete(bin);
+        continue;
+      }
+      context.globalAlpha = 0.6 * (1 - age / LIVE_FADE_MS);
+      const x = this.left + (bin % binsPerRow) * width;
+      const y = Math.floor(bin / binsPerRow) * height;
+      context.fillRect(x - 1, y - 1, width + 2, height + 2);
+    }
+    context.globalAlpha = 1;
+    return this.others.size;
+  }
+
+  // The player's own changes: a mark in their colour, bigger than a cell, fading out.
+  drawMine(now) {
+    const context = this.context;
+    const side = Math.max(OWN_MARK_PX, this.cellWidth);
+    context.fillStyle = this.colors.own;
+    for (const [cell, at] of this.mine) {
+      const age = now - at;
+      if (age > OWN_FADE_MS) {
+        this.mine.delete(cell);
+        continue;
+      }
+      // Full colour for the first few seconds, so the player sees where it landed.
+      context.globalAlpha = Math.min(1, 1.25 * (1 - age / OWN_FADE_MS));
+      const x = this.left + ((cell % this.mapColumns) + 0.5) * this.cellWidth;
+      const y = (Math.floor(cell / this.mapColumns) + 0.5) * this.cellHeight;
+      // Kept whole on the canvas, even for the very first or last boxes.
+      const left = Math.max(this.left, Math.min(x - side / 2, this.left + this.area - side));
+      const top = Math.max(0, Math.min(y - side / 2, this.mapRows * this.cellHeight - side));
+      context.fillRect(left, top, side, side);
+    }
+    context.globalAlpha = 1;
+    return this.mine.size;
+  }
+
+  drawMarks() {
+    if (!this.marks.length) return;
+    const context = this.context;
+    context.fillStyle = this.colors.label;
+    context.font = "10px system-ui, sans-serif";
+    context.textAlign = "right";
+    context.textBaseline = "top";
+    const right = this.left - BAND_MARGIN_PX;
+    for (const { label, y } of this.marks) {
+      context.fillRect(right - 4, y, 4, 1);
+      context.fillText(label, right - 6, Math.max(0, y - 5));
+    }
   }
 
   // Big cells (small boards) read better as separate squares.
-  drawGaps(width) {
+  drawGaps() {
     const context = this.context;
     const height = this.mapRows * this.cellHeight;
     context.fillStyle = this.colors.gap;
     for (let column = 1; column < this.mapColumns; column++) {
-      context.fillRect(column * this.cellWidth - 0.5, 0, 1, height);
+      context.fillRect(this.left + column * this.cellWidth - 0.5, 0, 1, height);
     }
-    for (let row = 1; row < this.mapRows; row++) context.fillRect(0, row * this.cellHeight - 0.5, width, 1);
+    for (let row = 1; row < this.mapRows; row++) {
+      context.fillRect(this.left, row * this.cellHeight - 0.5, this.area, 1);
+    }
   }
 
   drawBand(width) {
@@ -194,12 +331,16 @@ export class Minimap {
       height = MIN_BAND_PX;
     }
     top = Math.max(1, Math.min(top, this.mapRows * this.cellHeight - height - 1));
+    // Brackets in the margins either side: nothing under the band is covered.
     const context = this.context;
-    context.fillStyle = this.colors.bandFill;
-    context.fillRect(0, top, width, height);
-    context.lineWidth = 2;
-    context.strokeStyle = this.colors.band;
-    context.strokeRect(1, top, width - 2, height);
+    context.fillStyle = this.colors.band;
+    const bracket = (x, inward) => {
+      context.fillRect(x, top, 2, height);
+      context.fillRect(Math.min(x, x + inward), top, Math.abs(inward) + 2, 2);
+      context.fillRect(Math.min(x, x + inward), top + height - 2, Math.abs(inward) + 2, 2);
+    };
+    bracket(this.left - BAND_MARGIN_PX, BAND_MARGIN_PX - 3);
+    bracket(width - 2, 3 - BAND_MARGIN_PX);
   }
 
   // -- finding space ------------------------------------------------------------
@@ -311,12 +452,28 @@ function readColors(canvas) {
     full: rgb(value("--map-full")),
     gap: value("--map-gap"),
     band: value("--map-band"),
-    bandFill: value("--map-band-fill"),
+    own: value("--map-own"),
+    live: value("--map-live"),
+    label: value("--map-label"),
   };
 }
 
-// Any CSS colour as [r, g, b], by painting one pixel with it.
-function rgb(color) {
+// A step of 1, 2 or 5 times a power of ten, at least `rough`.
+function niceStep(rough) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(1, rough)));
+  for (const factor of [1, 2, 5, 10]) if (factor * power >= rough) return factor * power;
+  return 10 * power;
+}
+
+// 250000 as "250k", 1500000 as "1.5M": labels that fit a narrow margin.
+function shortNumber(value) {
+  if (value >= 1_000_000) return `${+(value / 1_000_000).toFixed(1)}M`;
+  if (value >= 1_000) return `${+(value / 1_000).toFixed(1)}k`;
+  return String(value);
+}
+
+// Any CSS colour as [r, g, b], by painting one pixel with it (zoom.js too).
+export function rgb(color) {
   const probe = document.createElement("canvas");
   probe.width = probe.height = 1;
   const context = probe.getContext("2d", { willReadFrequently: true });

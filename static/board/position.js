@@ -1,10 +1,14 @@
 // The place on the board lives in the URL: #12345 means "box 12,345 at the
 // top left", so a reload, a restart or a shared link lands in the same spot.
+// A zoomed-out view adds its pixels per box: #12345@4 (zoom.js); the plain
+// #12345 of older links still means the real checkboxes.
+
+const HASH = /^#(\d{1,10})(?:@(\d{1,2}))?$/;
 
 const numbers = new Intl.NumberFormat("en-US");
 
 export function boxFromHash(hash, size) {
-  const match = /^#(\d{1,10})$/.exec(hash);
+  const match = HASH.exec(hash);
   if (!match) return null;
   const index = Number(match[1]);
   return index < size ? index : null;
@@ -22,13 +26,23 @@ export function parseBoxNumber(text, size) {
   return { index };
 }
 
-export function linkToBox(index) {
-  return `${location.origin}${location.pathname}${location.search}#${index}`;
+// The pixels per box a link asks for, or 0 for the real checkboxes.
+export function zoomFromHash(hash) {
+  const match = HASH.exec(hash);
+  return match && match[2] ? Number(match[2]) : 0;
+}
+
+function fragment(index, zoom) {
+  return zoom ? `#${index}@${zoom}` : `#${index}`;
+}
+
+export function linkToBox(index, zoom = 0) {
+  return `${location.origin}${location.pathname}${location.search}${fragment(index, zoom)}`;
 }
 
 // Keep `#index` in the address bar without adding a history entry per scroll.
-export function rememberBox(index) {
-  history.replaceState(history.state, "", `#${index}`);
+export function rememberBox(index, zoom = 0) {
+  history.replaceState(history.state, "", fragment(index, zoom));
 }
 
 // Copies `text`; resolves to false where the page may not (an http page
