@@ -1,14 +1,14 @@
 """
 Take the README's screenshots: desktop light, desktop dark, a 360×740 phone,
-the board zoomed out to a picture, and the map.
+the board zoomed out to a picture, the map, and a jump on a 1280×900 desktop.
 
     .venv/bin/python benchmarks/screenshots.py [NAME.png …]
 
 Starts its own redis-server, SQLite database and daphne (nothing you run is
 touched), fills the default board with a made-up afternoon of play, opens it
 in the system Chromium and writes desktop-light.png, desktop-dark.png,
-mobile.png, zoomed-out.png and map.png into docs/screenshots/ (only the ones
-named, if any are).
+phone.png, zoomed-out.png, map.png and box-identity.png into docs/screenshots/
+(only the ones named, if any are).
 """
 
 import asyncio
@@ -21,10 +21,12 @@ from local_site import local_site
 
 SHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
+TALL_DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 360, "height": 740}
 # Where each shot opens: the top of the board for the desktop, a busy stretch for the phone.
 DESKTOP_PLACE = "#0"
 PHONE_PLACE = "#41000"
+JUMP_TO = "41234"
 
 
 def afternoon_of_play(size, seed=6):
@@ -197,17 +199,31 @@ async def shoot(base, shots):
             color_scheme="light",
         )
         await phone.get_by_role("checkbox", name="Box 41,003", exact=True).tap()
-        for page, name in ((light, "desktop-light.png"), (dark, "desktop-dark.png"), (phone, "mobile.png")):
+        for page, name in ((light, "desktop-light.png"), (dark, "desktop-dark.png"), (phone, "phone.png")):
             if name not in shots:
                 continue
             await settle(page)
             await page.screenshot(path=SHOTS / name)
             print(f"wrote {SHOTS / name}")
         await shoot_zoom(browser, base, board, shots)
+        if "box-identity.png" in shots:
+            await shoot_a_jump(browser, base)
         await browser.close()
 
 
-ALL = ("desktop-light.png", "desktop-dark.png", "mobile.png", "zoomed-out.png", "map.png")
+async def shoot_a_jump(browser, base):
+    """A jump just landed: the box ringed and focused, its number beside it, the range under the board."""
+    page = await open_page(browser, base + DESKTOP_PLACE, viewport=TALL_DESKTOP, color_scheme="light")
+    await settle(page)
+    await page.fill("#jump-to", JUMP_TO)
+    await page.press("#jump-to", "Enter")
+    # Inside the ring's 2.4 s, once its first pulse has spread.
+    await page.wait_for_timeout(500)
+    await page.screenshot(path=SHOTS / "box-identity.png")
+    print(f"wrote {SHOTS / 'box-identity.png'}")
+
+
+ALL = ("desktop-light.png", "desktop-dark.png", "phone.png", "zoomed-out.png", "map.png", "box-identity.png")
 
 
 def main():

@@ -81,7 +81,7 @@ async def test_a_jump_past_the_end_explains_the_range(browser, daphnes):
     page = await open_board(browser, server.url)
     await page.fill("#jump-to", "100000")
     await page.click("#jump button")
-    await expect(page.locator("#toast")).to_contain_text("0 to 99,999")
+    await expect(page.locator("#jump-message")).to_contain_text("0 to 99,999")
 
 
 async def test_a_refused_change_is_rolled_back_with_a_message(browser, daphnes):

@@ -15,7 +15,7 @@ const OVERSCAN = 4;
 // Browsers cap element heights (about 33 million px in Chromium); past this
 // the scroll range is compressed so any board size still fits.
 const MAX_SCROLL_PX = 8_000_000;
-const TARGET_MS = 1600;
+const TARGET_MS = 2400;
 
 const numbers = new Intl.NumberFormat("en-US");
 
@@ -32,6 +32,7 @@ export class Grid {
     this.onRender = onRender;
     this.onBlocked = onBlocked;
     this.cell = 28;
+    this.inset = 0;
     this.columns = 1;
     this.rowCount = 1;
     this.scale = 1;
@@ -59,12 +60,16 @@ export class Grid {
     const top = this.anchorInTopRow() ? this.anchor : this.topLeftBox();
     const width = this.viewport.clientWidth;
     // The cell size is the stylesheet's: bigger on touch screens.
-    this.cell = parseFloat(getComputedStyle(this.rowsEl).getPropertyValue("--cell")) || 28;
+    const style = getComputedStyle(this.rowsEl);
+    this.cell = parseFloat(style.getPropertyValue("--cell")) || 28;
+    // Room above the first row, so a row scrolled to the top (a jump's
+    // target, a link's box) sits clear of the header with its ring whole.
+    this.inset = parseFloat(style.getPropertyValue("--inset")) || 0;
     this.columns = Math.max(1, Math.floor(width / this.cell));
     this.rowCount = Math.ceil(this.size / this.columns);
     const height = this.rowCount * this.cell;
     this.scale = height > MAX_SCROLL_PX ? height / MAX_SCROLL_PX : 1;
-    this.spacer.style.height = `${Math.min(height, MAX_SCROLL_PX)}px`;
+    this.spacer.style.height = `${Math.min(height, MAX_SCROLL_PX) + this.inset}px`;
     this.rowsEl.style.setProperty("--columns", this.columns);
     this.rowsEl.style.setProperty("--gutter", `${Math.floor((width - this.columns * this.cell) / 2)}px`);
     this.viewHeight = this.viewport.clientHeight;
@@ -216,16 +221,23 @@ export class Grid {
 
   // -- the view's place on the board ----------------------------------------
 
-  topLeftBox() {
-    const row = Math.floor((this.viewport.scrollTop * this.scale) / this.cell);
-    return Math.min(this.size - 1, row * this.columns);
+  // A row counts as in view when at least half of it is: the sliver of
+  // the row above the top one (the inset) does not, so a row scrolled to the
+  // top is the first one in view, as the URL says.
+  firstRowFrom(scrollTop) {
+    const contentTop = scrollTop * this.scale - this.inset;
+    return Math.max(0, Math.ceil(contentTop / this.cell - 0.5));
   }
 
-  // First and last boxes with any part in view, as of the last render.
+  topLeftBox() {
+    return Math.min(this.size - 1, this.firstRowFrom(this.viewport.scrollTop) * this.columns);
+  }
+
+  // First and last boxes in view, as of the last render.
   rangeInView() {
-    const contentTop = this.scrollTop * this.scale;
-    const firstRow = Math.floor(contentTop / this.cell);
-    const lastRow = Math.floor((contentTop + this.viewHeight - 1) / this.cell);
+    const contentTop = this.scrollTop * this.scale - this.inset;
+    const firstRow = this.firstRowFrom(this.scrollTop);
+    const lastRow = Math.max(firstRow, Math.ceil((contentTop + this.viewHeight) / this.cell - 0.5) - 1);
     return {
       first: Math.min(this.size - 1, firstRow * this.columns),
       last: Math.min(this.size - 1, (lastRow + 1) * this.columns - 1),
@@ -254,14 +266,21 @@ export class Grid {
     const height = this.viewport.clientHeight;
     if (rowTop < viewTop) {
       this.viewport.scrollTop = Math.floor(rowTop / this.scale);
-    } else if (rowTop + this.cell > viewTop + height) {
-      this.viewport.scrollTop = Math.ceil((rowTop + this.cell - height) / this.scale);
+    } else if (rowTop + this.cell + this.inset > viewTop + height) {
+      this.viewport.scrollTop = Math.ceil((rowTop + this.cell + this.inset - height) / this.scale);
     }
     this.render();
   }
 
   // Mark a box for a moment (after a jump or an opened link) so the eye finds it.
   highlight(index) {
+    // A second jump to the same box pulses it again: the animation restarts
+    // only if the class goes and comes back with a style pass between.
+    const box = this.boxElement(index);
+    if (box && box.classList.contains("is-target")) {
+      box.classList.remove("is-target");
+      void box.offsetWidth;
+    }
     this.target = index;
     this.refreshAll();
     clearTimeout(this.targetTimer);

@@ -2,11 +2,12 @@
 // and the chrome around them (counter, players, tally, connection, jump box,
 // links, messages).
 
+import { BoxLabel } from "./boxlabel.js";
 import { Connection } from "./connection.js";
 import { Grid } from "./grid.js";
-import { Announcer, Toast } from "./messages.js";
+import { Announcer, Notice, Toast } from "./messages.js";
 import { Minimap } from "./minimap.js";
-import { boxFromHash, copyText, linkToBox, rememberBox, zoomFromHash } from "./position.js";
+import { boxFromHash, copyText, linkToBox, parseBoxNumber, rememberBox, zoomFromHash } from "./position.js";
 import { refusalMessage, Status } from "./protocol.js";
 import { BoardSync } from "./sync.js";
 import { Tally } from "./tally.js";
@@ -25,8 +26,10 @@ const el = {
   banner: document.getElementById("frozen-banner"),
   toast: document.getElementById("toast"),
   announcer: document.getElementById("announcer"),
+  landed: document.getElementById("landed"),
   jump: document.getElementById("jump"),
   jumpTo: document.getElementById("jump-to"),
+  jumpMessage: document.getElementById("jump-message"),
   copyLink: document.getElementById("copy-link"),
   findEmpty: document.getElementById("find-empty"),
   viewport: document.getElementById("viewport"),
@@ -34,6 +37,7 @@ const el = {
   rows: document.getElementById("rows"),
   minimap: document.getElementById("minimap"),
   place: document.getElementById("place"),
+  boxLabel: document.getElementById("box-label"),
   board: document.querySelector(".board"),
   zoomOut: document.getElementById("zoom-out"),
   zoomIn: document.getElementById("zoom-in"),
@@ -50,6 +54,7 @@ const CONNECTION_TEXT = {
 
 const toast = new Toast(el.toast);
 const announcer = new Announcer(el.announcer);
+const notice = new Notice(el.landed);
 const tally = new Tally(config.slug, showTally);
 
 function showConnection(state) {
@@ -68,7 +73,7 @@ function showCount(count) {
 
 function showPlayers(count) {
   el.players.textContent = numbers.format(count);
-  el.playersLabel.textContent = count === 1 ? "player here" : "players here";
+  el.playersLabel.textContent = count === 1 ? "player" : "players";
 }
 
 function showTally({ checked, unchecked }) {
@@ -81,7 +86,8 @@ function showRefusal(status, waitMs) {
 }
 
 function showPlace({ first, last } = grid.rangeInView()) {
-  const text = `Boxes ${numbers.format(first)}–${numbers.format(last)}`;
+  boxLabel.place();
+  const text = `Boxes ${numbers.format(first)}–${numbers.format(last)} of ${numbers.format(config.size)}`;
   if (el.place.textContent === text) return;
   el.place.textContent = text;
   minimap.showView(first, last);
@@ -126,6 +132,8 @@ const minimap = new Minimap({
     else goTo(center ? index - Math.floor(grid.boxesInView / 2) : index);
   },
 });
+
+const boxLabel = new BoxLabel({ label: el.boxLabel, rows: el.rows, viewport: el.viewport });
 
 const grid = new Grid({
   viewport: el.viewport,
@@ -204,18 +212,29 @@ addEventListener("hashchange", () => {
   else goTo(index, { mark: true });
 });
 
-el.jump.addEventListener("submit", (event) => {
-  event.preventDefault();
-  const raw = el.jumpTo.value.trim();
-  const index = Number(raw);
-  if (raw === "" || !Number.isInteger(index) || index < 0 || index >= config.size) {
-    toast.show(`Boxes are numbered 0 to ${numbers.format(config.size - 1)}.`, "refused");
-    return;
-  }
+// A jump or an empty spot the player asked for: the box is ringed, focused
+// (so the keyboard carries on from there) and its number said.
+function land(index) {
   goTo(index, { mark: true });
   grid.setActive(index);
   grid.focusActive();
+  notice.say(`Box ${numbers.format(index)}`);
+}
+
+function showJumpError(error) {
+  el.jumpMessage.textContent = error;
+  el.jumpTo.ariaInvalid = error ? "true" : null;
+}
+
+el.jump.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const { index, error } = parseBoxNumber(el.jumpTo.value, config.size);
+  showJumpError(error || "");
+  if (error) el.jumpTo.focus();
+  else land(index);
 });
+
+el.jumpTo.addEventListener("input", () => showJumpError(""));
 
 el.copyLink.addEventListener("click", async () => {
   const link = zoom && zoom.active ? linkToBox(zoom.topLeftBox(), zoom.px) : linkToBox(keepPlace());
@@ -229,7 +248,7 @@ el.findEmpty.addEventListener("click", () => {
     toast.show("The board is still loading.");
     return;
   }
-  goTo(spot.index, { mark: true });
+  land(spot.index);
   if (spot.checked > 0) toast.show("No empty stretch is left: this is the emptiest one.");
 });
 

@@ -52,3 +52,19 @@ export class Announcer {
     this.saidAt = performance.now();
   }
 }
+
+// Says one short text at once, in a polite region of its own: where a jump
+// landed is an answer the player asked for, so it is neither delayed nor
+// merged with the count. Emptied first, so the same text is said again.
+export class Notice {
+  constructor(region) {
+    this.region = region;
+  }
+
+  say(text) {
+    this.region.textContent = "";
+    requestAnimationFrame(() => {
+      this.region.textContent = text;
+    });
+  }
+}

@@ -5,11 +5,25 @@
 
 const HASH = /^#(\d{1,10})(?:@(\d{1,2}))?$/;
 
+const numbers = new Intl.NumberFormat("en-US");
+
 export function boxFromHash(hash, size) {
   const match = HASH.exec(hash);
   if (!match) return null;
   const index = Number(match[1]);
   return index < size ? index : null;
+}
+
+// What a player typed in the jump box, read generously ("51,234", "#51234",
+// "51 234"): `{ index }`, or `{ error }` with a sentence saying why not.
+export function parseBoxNumber(text, size) {
+  const range = `from 0 to ${numbers.format(size - 1)}`;
+  const typed = text.trim().replace(/^#/, "").replace(/[\s,_]/g, "");
+  if (typed === "") return { error: `Type a box number ${range}.` };
+  if (!/^\d+$/.test(typed)) return { error: `“${text.trim()}” is not a box number: type one ${range}.` };
+  const index = Number(typed);
+  if (index >= size) return { error: `There is no box ${numbers.format(index)}: boxes are numbered ${range}.` };
+  return { index };
 }
 
 // The pixels per box a link asks for, or 0 for the real checkboxes.
