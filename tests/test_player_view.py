@@ -271,6 +271,15 @@ async def test_typing_again_clears_the_message_and_a_good_jump_goes(browser, dap
 # -- a phone --------------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("width", [1280, 1920])
+async def test_the_default_boards_title_is_shown_whole_on_a_desktop(browser, daphnes, width):
+    (server,) = daphnes(1)
+    page = await open_board(browser, server.url, "/", viewport={"width": width, "height": 900})
+    await expect(page.locator(".title-text")).to_have_text("One Hundred Thousand Checkboxes")
+    cut = await page.evaluate("(t => t.scrollWidth > t.clientWidth)(document.querySelector('.title-text'))")
+    assert not cut
+
+
 async def test_a_phone_header_is_compact_and_shows_the_count_with_its_total(browser, daphnes):
     board = await default_board()
     await sync_to_async(state.apply)(board, [(index, 1) for index in range(1_234)])
