@@ -59,6 +59,19 @@ async def map_pixel(page, index):
     return tuple(await page.evaluate(CANVAS_PIXEL, ["#minimap", point]))
 
 
+async def map_pixel_when(page, index, wanted, seconds=3):
+    """The map's colour at box ``index`` once ``wanted(colour)`` holds, or the last one read.
+
+    The map repaints on an animation frame after the change it shows.
+    """
+    for _ in range(int(seconds / 0.05)):
+        colour = await map_pixel(page, index)
+        if wanted(colour):
+            break
+        await asyncio.sleep(0.05)
+    return colour
+
+
 def near(colour, expected, tolerance=24):
     return all(abs(a - b) <= tolerance for a, b in zip(colour, expected, strict=True))
 
@@ -286,12 +299,8 @@ async def test_your_own_change_stands_out_on_the_map(browser, daphnes):
     await expect(page.locator("#tally-checked")).to_have_text("1")
     await page.wait_for_function("window.checkboxes.minimap.mine.size === 1")
 
-    # The map repaints on its next animation frame: give a loaded machine a few.
-    for _ in range(50):
-        if near(await map_pixel(page, 3), OWN, tolerance=40):
-            break
-        await asyncio.sleep(0.1)
-    assert near(await map_pixel(page, 3), OWN, tolerance=40)
+    colour = await map_pixel_when(page, 3, lambda colour: near(colour, OWN, tolerance=40), seconds=5)
+    assert near(colour, OWN, tolerance=40)
 
 
 async def test_others_changes_glow_on_the_map_for_a_moment(browser, daphnes):
@@ -303,7 +312,8 @@ async def test_others_changes_glow_on_the_map_for_a_moment(browser, daphnes):
     await bob.receive_result()
 
     await page.wait_for_function("window.checkboxes.minimap.others.size === 1")
-    glowing = await map_pixel(page, 60_000)
+    # The glow lasts 4 s; the map shows it from its next animation frame.
+    glowing = await map_pixel_when(page, 60_000, lambda colour: colour != before)
     assert glowing != before
     assert await page.evaluate("window.checkboxes.minimap.mine.size") == 0
     # The glow fades; the checked box stays shaded.
