@@ -20,6 +20,7 @@ import math
 import multiprocessing
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 if __package__ in (None, ""):
@@ -201,18 +202,23 @@ def run(options, on_sample=None):
         return figures
 
 
-def measure(options, urls, meter, redis_url, on_sample=None):
+def measure(options, urls, meter, redis_url, on_sample=None, on_window_end=None):
+    """Run the timed window and return its figures.
+
+    ``on_sample`` is called with each sample, ``on_window_end`` once the window
+    is over, before the final state is read.
+    """
     stack.raise_open_files_limit()
     baseline_rss = sum(meter.rss_mb())
     specs = plan(options, urls)
     generator = Generator(specs)
     try:
-        return drive(options, urls, meter, redis_url, generator, baseline_rss, on_sample)
+        return drive(options, urls, meter, redis_url, generator, baseline_rss, on_sample, on_window_end)
     finally:
         generator.stop()
 
 
-def drive(options, urls, meter, redis_url, generator, baseline_rss, on_sample):
+def drive(options, urls, meter, redis_url, generator, baseline_rss, on_sample, on_window_end=None):
     cpu_before = stack.own_cpu_seconds()
     progress(f"{len(generator.processes)} generator process(es) joining {options.clients} clients")
     joined_at = time.monotonic()
@@ -231,6 +237,8 @@ def drive(options, urls, meter, redis_url, generator, baseline_rss, on_sample):
         time.sleep(min(options.sample_seconds, max(0.0, end - now)))
     meter.sample()
     server_cpu, redis_cpu = meter.cpu() - server_cpu, meter.redis_cpu() - redis_cpu
+    if on_window_end:
+        on_window_end()
     sent = generator.gather("sent", timeout=60)
     final = final_state(options, urls, redis_url)
     progress(f"board at version {final['version']}; waiting up to {options.grace:g} s for every client")
@@ -339,11 +347,14 @@ def summarise(options, sent, reports, final):
         "final_version": final["version"],
         "converged": converged["timed"] == timed and converged["slow"] == slow,
         "converged_clients": converged["timed"] + converged["slow"],
+        "behind_versions": max(report["behind"] for report in reports),
         "resyncs": sum(report["resyncs"]["timed"] for report in reports),
         "slow_resyncs": sum(report["resyncs"]["slow"] for report in reports),
         "slow_reconnects": sum(report["reconnects"] for report in reports),
         "error_frames": sum(report["errors"] for report in reports),
         "closed_clients": sum(report["closed"] for report in reports),
+        "error_codes": dict(sum((Counter(report["error_codes"]) for report in reports), Counter())),
+        "close_codes": dict(sum((Counter(report["close_codes"]) for report in reports), Counter())),
         "state_503s": sum(report["unavailable"] for report in reports),
     }
 

@@ -30,6 +30,7 @@ import http.client
 import itertools
 import json
 import multiprocessing
+import os
 import random
 import sys
 import threading
@@ -59,6 +60,13 @@ def parse_args(argv=None):
     parser.add_argument("--hostile", type=int, default=50, help="hostile clients (default 50)")
     parser.add_argument("--processes", type=int, default=2, help="daphne processes (default 2)")
     parser.add_argument(
+        "--attacker-nice",
+        type=int,
+        default=0,
+        help="run the attackers' process at this nice level (19: their CPU no longer competes with the servers', "
+        "as bots on machines of their own; default 0, equal shares)",
+    )
+    parser.add_argument(
         "--through-nginx",
         action="store_true",
         help="everyone (players and attackers) through the shipped nginx site, as deployed",
@@ -67,6 +75,12 @@ def parse_args(argv=None):
         "--per-attack",
         action="store_true",
         help="instead: the servers' CPU while the attackers make one kind of attack at a time (12 s each), no players",
+    )
+    parser.add_argument(
+        "--attacks",
+        type=lambda text: [ATTACKS_BY_NAME[name] for name in text.split(",")],
+        default=None,
+        help="with --per-attack: only these attacks, comma-separated (default: every one)",
     )
     return parser.parse_args(argv)
 
@@ -218,6 +232,7 @@ ATTACKS = [
     foreign_origin,
     unroutable,
 ]
+ATTACKS_BY_NAME = {attack.__name__: attack for attack in ATTACKS}
 
 
 def attacker(number, ports, stop, counts, attacks=ATTACKS):
@@ -239,8 +254,9 @@ def attacker(number, ports, stop, counts, attacks=ATTACKS):
             counts[f"{attack.__name__}_failed"] += 1
 
 
-def hostile_main(count, ports, conn):
+def hostile_main(count, ports, conn, nice=0):
     """A process of ``count`` attackers, until the coordinator says stop; sends back what they did."""
+    os.nice(nice)
     stop, counts = threading.Event(), Counter()
     threads = [threading.Thread(target=attacker, args=(n, ports, stop, counts), daemon=True) for n in range(count)]
     for thread in threads:
@@ -273,6 +289,32 @@ def probe(url, number):
     return False
 
 
+DOOR_COUNTERS = {
+    "door_shuts": "checkboxes_door_shuts_total",
+    "turned_away": "checkboxes_door_turned_away_total",
+    "held_sockets": "checkboxes_held_sockets_total",
+}
+
+
+def door_figures(urls):
+    """What the processes' doors and back-pressure did, summed from their /metrics."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    totals = dict.fromkeys(DOOR_COUNTERS, 0)
+    for url in urls:
+        try:
+            with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+                text = response.read().decode()
+        except OSError:
+            continue
+        values = {
+            sample.name: sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+        }
+        for figure, name in DOOR_COUNTERS.items():
+            totals[figure] += int(values.get(name, 0))
+    return totals
+
+
 def healthy(url):
     try:
         with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:
@@ -291,7 +333,9 @@ def run(options, hostile):
         servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
         meter = broadcast.Meter(servers.server_pids, servers.redis_pid())
         here, there = multiprocessing.Pipe()
-        attackers = multiprocessing.Process(target=hostile_main, args=(hostile, servers.front_ports, there))
+        attackers = multiprocessing.Process(
+            target=hostile_main, args=(hostile, servers.front_ports, there, options.attacker_nice)
+        )
         attacks = {}
 
         def attack_once_playing(_sample):
@@ -300,15 +344,23 @@ def run(options, hostile):
             if hostile and attackers.pid is None:
                 attackers.start()
 
-        try:
-            figures = broadcast.measure(played, servers.front_urls, meter, servers.redis.url, attack_once_playing)
-        finally:
-            if attackers.pid is not None:
+        def stop_attacking():
+            # Before the final state is read: a change made after it would
+            # reach every player and make none of them match it.
+            if attackers.pid is not None and not attacks:
                 here.send("stop")
-                attacks = here.recv() if here.poll(60) else {}
+                attacks.update(here.recv() if here.poll(60) else {})
                 attackers.join(10)
                 if attackers.is_alive():
                     attackers.kill()
+
+        try:
+            figures = broadcast.measure(
+                played, servers.front_urls, meter, servers.redis.url, attack_once_playing, stop_attacking
+            )
+        finally:
+            stop_attacking()
+        door = door_figures(servers.urls)
         stalled = [
             url
             for number, (url, process) in enumerate(zip(servers.urls, servers.servers, strict=True))
@@ -316,7 +368,7 @@ def run(options, hostile):
         ]
     samples = figures.pop("rss_samples")
     totals = [sum(sample["rss_mb"]) for sample in samples]
-    figures.update(rss_growth_mb=round(totals[-1] - totals[0], 1), stalled=stalled, attacks=attacks)
+    figures.update(rss_growth_mb=round(totals[-1] - totals[0], 1), stalled=stalled, attacks=attacks, door=door)
     return figures
 
 
@@ -324,7 +376,7 @@ def per_attack(options, seconds=12):
     """One JSON line per kind of attack: the servers' CPU while every attacker makes only that one."""
     with ShippedStack(options.processes) as servers:
         servers.manage("ban", BANNED, "--reason", "hostile benchmark", "--for", "forever")
-        for attack in ATTACKS:
+        for attack in options.attacks or ATTACKS:
             stop, counts = threading.Event(), Counter()
             threads = [
                 threading.Thread(target=attacker, args=(n, servers.ports, stop, counts, [attack]), daemon=True)
@@ -353,6 +405,7 @@ def main(argv=None):
     figures = {
         "clients": options.clients,
         "hostile": options.hostile,
+        "attacker_nice": options.attacker_nice,
         "seconds": options.seconds,
         "lost": attacked["lost"],
         "converged": attacked["converged"],
@@ -372,11 +425,14 @@ def main(argv=None):
         "closed_clients": attacked["closed_clients"],
         "resyncs": attacked["resyncs"],
         "error_frames": attacked["error_frames"],
+        "error_codes": attacked["error_codes"],
+        "close_codes": attacked["close_codes"],
         "changes_applied": attacked["changes_applied"],
         "changes_refused": attacked["changes_refused"],
         # Honest changes never answered: ``lost`` counts only UPDATEs of applied ones.
         "changes_unanswered": attacked["changes_unanswered"],
         "attacks": attacked["attacks"],
+        "door": attacked["door"],
         "machine": attacked["machine"],
     }
     print(json.dumps(figures), flush=True)

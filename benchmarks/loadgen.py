@@ -27,7 +27,7 @@ import json
 import os
 import random
 import time
-from collections import deque
+from collections import Counter, deque
 
 from benchmarks.stack import own_cpu_seconds, raise_open_files_limit
 from board.live import protocol
@@ -106,6 +106,8 @@ class Client(asyncio.Protocol):
         self.resyncs = 0
         self.reconnects = 0
         self.errors = 0
+        self.error_codes = Counter()  # the ``code`` of each error frame
+        self.close_code = None  # the code of the server's Close, if it sent one
         self.unavailable = 0  # state requests answered 503
         self.fetching = None
 
@@ -200,6 +202,8 @@ class Client(asyncio.Protocol):
             elif opcode == OP_PING:
                 self.transport.write(masked_frame(data[start:stop], OP_PONG))
             elif opcode == OP_CLOSE:
+                if stop - start >= 2:
+                    self.close_code = int.from_bytes(data[start : start + 2], "big")
                 self.transport.write(masked_frame(data[start:stop], OP_CLOSE))
                 self.transport.close()
                 return
@@ -246,6 +250,7 @@ class Client(asyncio.Protocol):
             self.resync()
         elif kind == "error":
             self.errors += 1
+            self.error_codes[str(message.get("code"))] += 1
 
     def ack(self):
         if self.closed:
@@ -424,6 +429,7 @@ class Worker:
     def final_report(self, final):
         verdicts = {}
         converged = {"timed": 0, "slow": 0}
+        behind = 0  # the most versions a client that did not converge was short of the final one
         for client in self.clients:
             digest = client.replica_digest()
             if digest not in verdicts:
@@ -431,12 +437,16 @@ class Worker:
                 verdicts[digest] = replica.bits == final["bits"] and not replica.behind
             if verdicts[digest]:
                 converged["timed" if client.timed else "slow"] += 1
+            else:
+                short = final["version"] - max(client.top, client.state[2])
+                behind = max(behind, short)
         return {
             "runs": [(before, *entry) for before, entry in self.runs.items()],
             "applied": self.applied,
             "timed_clients": sum(client.timed for client in self.clients),
             "slow_clients": sum(client.slow for client in self.clients),
             "converged": converged,
+            "behind": behind,
             "resyncs": {
                 "timed": sum(client.resyncs for client in self.clients if client.timed),
                 "slow": sum(client.resyncs for client in self.clients if client.slow),
@@ -444,6 +454,8 @@ class Worker:
             "reconnects": sum(client.reconnects for client in self.clients),
             "closed": sum(client.closed for client in self.clients),
             "errors": sum(client.errors for client in self.clients),
+            "error_codes": sum((client.error_codes for client in self.clients), Counter()),
+            "close_codes": Counter(str(client.close_code) for client in self.clients if client.closed),
             "unavailable": sum(client.unavailable for client in self.clients),
             "cpu_s": own_cpu_seconds(),
         }

@@ -75,11 +75,11 @@ def serve_traced(port):
         (directory / f"{len(taken) - 1}.done").touch()
 
     signal.signal(signal.SIGUSR1, snapshot)
-    from daphne.cli import CommandLineInterface
+    from board.management.daphne_door import DoorCommandLine
 
     command = daphne_command("127.0.0.1", port)
-    sys.argv = ["daphne", *command[command.index("daphne") + 1 :]]
-    CommandLineInterface.entrypoint()
+    sys.argv = ["daphne", *command[command.index("board.management.daphne_door") + 1 :]]
+    DoorCommandLine.entrypoint()
 
 
 async def open_socket(host, port, number, with_state, sockets):

@@ -29,6 +29,7 @@ from django.http.request import split_domain_port, validate_host
 from django.utils.log import log_response
 
 from . import metrics, views
+from .live.gate import door
 from .live.origin import allowed_hosts
 
 STATE_PATH = re.compile(r"/b/(?P<slug>[-a-zA-Z0-9_]+)/state")
@@ -63,6 +64,8 @@ class StateRoute:
             # for a board that does not exist costs two requests of budget.
             metrics.STATE_REQUESTS.labels(404).inc()
             return await self.application(scope, receive, send)
+        if response.status_code == 429:
+            door.refused(scope)
         if response.status_code >= 400:
             log_response("%s: %s", response.reason_phrase, request.path, response=response, request=request)
         metrics.STATE_REQUESTS.labels(response.status_code).inc()

@@ -9,6 +9,8 @@ hosts, or with a channel layer that cannot reach other processes.
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 
+from .store import clients
+
 # Django's own deploy check (security.W009) asks for the same.
 MIN_SECRET_KEY_LENGTH = 50
 MIN_SECRET_KEY_CHARACTERS = 5
@@ -105,6 +107,21 @@ def channel_layer_check(app_configs, **kwargs):
             "DEBUG is off but the channel layer is in memory: changes would never reach players on other processes.",
             hint="Use channels_redis.pubsub.RedisPubSubChannelLayer (the default in settings.py) with REDIS_URL.",
             id="checkboxes.E003",
+        )
+    ]
+
+
+@register()
+def cluster_nodes_check(app_configs, **kwargs):
+    """A cluster URL of one node: the channel layer has no other node to move a board's group to."""
+    if len(clients.cluster_nodes(settings.REDIS_URL)) != 1:
+        return []
+    return [
+        Warning(
+            "REDIS_URL names a Redis Cluster by one node: if that node dies, the channel layer has no other "
+            "node to carry the boards' groups, and processes stop hearing each other's changes.",
+            hint="List every node of the cluster, replicas too: redis+cluster://10.0.0.1:7000,10.0.0.2:7000,….",
+            id="checkboxes.W004",
         )
     ]
 

@@ -19,7 +19,7 @@ from django.urls import path, reverse
 
 from .live import report, tally
 from .models import Board
-from .store import state
+from .store import clients, state
 
 # The outcomes that are refusals, as tally.outcomes names them.
 REFUSALS = {status.name.lower() for status in tally.REFUSALS}
@@ -75,9 +75,15 @@ def _attempt(problems, part, read):
         return None
 
 
+def _fullness(info):
+    """How near a server is to refusing writes: on a cluster the fullest primary is the one shown."""
+    limit = info.get("maxmemory", 0)
+    return (info["used_memory"] / limit if limit else 0, info["used_memory"])
+
+
 def _memory():
     try:
-        info = state.sync_client().info("memory")
+        info = max(clients.on_each_primary(state.sync_client(), "info", "memory"), key=_fullness)
     except redis.ResponseError as error:
         # A managed Redis may forbid INFO.
         raise state.StateUnavailable(str(error)) from error

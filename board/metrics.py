@@ -59,6 +59,13 @@ LUA_SECONDS = _histogram(
 TICK_SECONDS = _histogram("fanout_tick_seconds", "Wall time of one fan-out tick of a board.", SECONDS_BUCKETS)
 UPDATE_FRAMES = _counter("update_frames", "UPDATE frames the fan-out handed to sockets (lagging ones skip them).")
 LAGGING = _counter("lagging_sockets", "Times a socket fell too many frames behind and was paused.")
+HELD = _counter("held_sockets", "Times a socket stopped being read: 64 of its frames were not yet taken by the board.")
+DOOR_SHUTS = _counter(
+    "door_shuts", "Times this process shut its door to a network it kept refusing (board/live/gate.py)."
+)
+TURNED_AWAY = _counter(
+    "door_turned_away", "TCP connections this process closed as it accepted them: their network's door was shut."
+)
 DROPPED = _counter("dropped_sockets", "Sockets aborted for leaving too many bytes unread.")
 STATE_REQUESTS = _counter("state_requests", "GET and HEAD of a board's state, by status.", ["status"])
 STATE_BYTES = _counter("state_bytes", "Body bytes sent for a board's state.")

@@ -190,6 +190,12 @@ def _budget_for(rates):
 
 
 async def _find(slug):
+    # A board with players here has a hub, which holds its row (and leaves
+    # when the board is deleted): the state a player fetches costs no query,
+    # nor the new database connection each request's thread would open.
+    running = hub.running_board(slug)
+    if running is not None:
+        return running
     if slug == settings.BOARD_DEFAULT_SLUG:
         return await sync_to_async(Board.objects.default)()
     board = await Board.objects.filter(slug=slug).afirst()

@@ -13,6 +13,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from board.store.clients import BadRedisURL, cluster_nodes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -201,29 +203,46 @@ WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 
 # Redis holds the live state of every board and carries the channel layer.
 # The default is a project-local server on a Unix socket that `make run` starts.
+# redis+cluster://host:port[,host:port…] names a Redis Cluster (board/store/clients.py).
 REDIS_URL_FROM_ENV = bool(env_str("REDIS_URL", ""))
 REDIS_URL = env_str("REDIS_URL", "") or f"unix://{DATA_DIR / 'redis' / 'redis.sock'}"
 REDIS_PREFIX = env_str("CHECKBOXES_REDIS_PREFIX", "cb")
 
-CHANNEL_LAYERS = {
-    "default": {
-        # One PUBLISH per group_send, whatever the group's size (docs/architecture.md).
-        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-        "CONFIG": {
-            "hosts": [
-                {
-                    "address": REDIS_URL,
-                    # The receive loop waits on the socket for as long as the board is
-                    # idle; a read timeout would only make it reconnect in a loop.
-                    "socket_timeout": None,
-                    "socket_connect_timeout": 3,
-                    "health_check_interval": 15,
-                }
-            ],
-            "prefix": f"{REDIS_PREFIX}:layer:",
-        },
+CLUSTER_LAYER = "board.live.layer.ClusterPubSubChannelLayer"
+
+
+def redis_channel_layers(redis_url, prefix):
+    """The channel layer on the Redis at ``redis_url``: one server, or every node a cluster URL lists.
+
+    On a cluster each group is carried by one listed node, chosen by a
+    consistent hash of its name; a node that stops answering hands its groups
+    to the next (board/live/layer.py). A plain PUBLISH reaches the subscribers
+    on every node of a cluster, so any node may carry any group.
+    """
+    try:
+        nodes = cluster_nodes(redis_url)
+    except BadRedisURL as error:
+        raise ImproperlyConfigured(f"REDIS_URL: {error}.") from None
+    connection = {
+        # The receive loop waits on the socket for as long as the board is
+        # idle; a read timeout would only make it reconnect in a loop.
+        "socket_timeout": None,
+        "socket_connect_timeout": 3,
+        "health_check_interval": 15,
     }
-}
+    return {
+        "default": {
+            # One PUBLISH per group_send, whatever the group's size (docs/architecture.md).
+            "BACKEND": CLUSTER_LAYER if nodes else "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {
+                "hosts": [{"address": address, **connection} for address in nodes or [redis_url]],
+                "prefix": f"{prefix}:layer:",
+            },
+        }
+    }
+
+
+CHANNEL_LAYERS = redis_channel_layers(REDIS_URL, REDIS_PREFIX)
 
 # The board.
 BOARD_DEFAULT_SLUG = env_str("BOARD_DEFAULT_SLUG", "main")
@@ -341,6 +360,13 @@ BOARD_MAX_SOCKETS_PER_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_NETWORK", 20, min
 BOARD_MAX_SOCKETS_PER_WIDE_NETWORK = env_int("BOARD_MAX_SOCKETS_PER_WIDE_NETWORK", 100, minimum=0)
 # Socket openings (refused ones included) per network per minute.
 BOARD_NEW_SOCKETS_PER_MINUTE = env_int("BOARD_NEW_SOCKETS_PER_MINUTE", 60, minimum=0)
+# Refusals of one network (in 10 s, in one process) after which that process
+# closes the network's TCP connections as they are accepted, for
+# BOARD_BOX_SECONDS (board/live/gate.py); 0: never. Shut again within 10 minutes
+# of reopening, twice as long as the time before, up to BOARD_BOX_MAX_SECONDS.
+BOARD_BOX_REFUSALS = env_int("BOARD_BOX_REFUSALS", 20, minimum=0)
+BOARD_BOX_SECONDS = env_int("BOARD_BOX_SECONDS", 30, minimum=1)
+BOARD_BOX_MAX_SECONDS = max(BOARD_BOX_SECONDS, env_int("BOARD_BOX_MAX_SECONDS", 600, minimum=1))
 # Requests for a board's state (GET /b/<slug>/state) one network may make, counted
 # in each process's memory. 20 in a second lets a network's 20 sockets all
 # fetch the state at once (after a restore, say).

@@ -160,7 +160,10 @@ class NetPlayer(BasePlayer):
                     since = asyncio.get_running_loop().time()
 
     async def send(self, frame):
-        await self.socket.send(frame)
+        try:
+            await self.socket.send(frame)
+        except websockets.ConnectionClosed as closed:
+            raise ConnectionClosed(closed.rcvd.code if closed.rcvd else None) from None
 
     async def recv(self, timeout):
         try:

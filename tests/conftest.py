@@ -11,12 +11,13 @@ from board.live import hub
 from board.management.serving import LocalRedis
 from board.models import Board
 from board.store import state
+from checkboxes_project.settings import redis_channel_layers
 
 
 def use_redis(url):
     """Point the app (state clients and channel layer) at the Redis at ``url``."""
     settings.REDIS_URL = url
-    settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]["address"] = url
+    settings.CHANNEL_LAYERS = redis_channel_layers(url, settings.REDIS_PREFIX)
     channel_layers.backends.clear()
     state.reset_clients()
 
@@ -75,6 +76,25 @@ def clean_redis(redis_server):
     use_redis(redis_server.url)
     state.sync_client().flushall()
     yield
+
+
+@pytest.fixture
+def cluster(tmp_path, clean_redis, redis_server):
+    """A real Redis Cluster of this test's own (harness/cluster.py) that the app and its serving processes use."""
+    from harness.cluster import LocalCluster
+
+    started = LocalCluster(tmp_path / "cluster").start()
+    use_redis(started.url)
+    yield started
+    state.reset_clients()
+    started.stop()
+    use_redis(redis_server.url)
+
+
+@pytest.fixture(params=["redis", "cluster"])
+def redis_backend(request):
+    """Each test twice: on the tests' one redis-server, and on a Redis Cluster of its own."""
+    return request.getfixturevalue(request.param if request.param == "cluster" else "redis_server")
 
 
 @pytest.fixture(scope="session")

@@ -104,6 +104,19 @@ def test_debug_on_may_use_the_in_memory_channel_layer(settings):
     assert checks.channel_layer_check(None) == []
 
 
+def test_a_cluster_named_by_one_node_is_a_warning(settings):
+    settings.REDIS_URL = "redis+cluster://10.0.0.1:7000"
+    warnings = checks.cluster_nodes_check(None)
+    assert ids(warnings) == ["checkboxes.W004"]
+    assert "redis+cluster://" in warnings[0].hint
+
+
+@pytest.mark.parametrize("url", ["redis+cluster://10.0.0.1:7000,10.0.0.2:7000", "redis://10.0.0.1:6379/0"])
+def test_a_cluster_of_several_listed_nodes_or_one_server_is_fine(settings, url):
+    settings.REDIS_URL = url
+    assert checks.cluster_nodes_check(None) == []
+
+
 def test_a_socket_must_be_paused_before_it_is_closed_for_not_reading(settings):
     settings.BOARD_LAG_FRAMES = 400
     settings.BOARD_MAX_UNACKED_FRAMES = 400

@@ -1,5 +1,7 @@
 """The board consumer through Channels' WebsocketCommunicator, against a real Redis."""
 
+import asyncio
+
 import pytest
 from asgiref.sync import sync_to_async
 
@@ -48,6 +50,23 @@ async def test_the_sender_is_answered_with_the_version_its_change_made():
     assert await alice.receive_result() == (7, 1, Status.UNCHANGED, 1)
     await alice.leave()
     await bob.leave()
+
+
+async def test_a_change_is_answered_while_strangers_hold_every_connection_of_their_lane():
+    # Sockets opening by the thousand once held every connection of the one
+    # pool; the writer waited for one and took the wait for Redis lost
+    # (docs/reliability.md). The board's own loops have a lane of their own.
+    alice = await Player().join(await default_board())
+    strangers = state.async_client()  # this task is a stranger: no socket, no hub
+    held = state.LANE_CONNECTIONS["strangers"]
+    holders = [asyncio.ensure_future(strangers.blpop(f"test:held:{k}", 4)) for k in range(held)]
+    await asyncio.sleep(0.5)
+    try:
+        await alice.send_set(11, 1)
+        assert await alice.receive_result(timeout=3) == (11, 1, Status.APPLIED, 1)
+    finally:
+        await asyncio.gather(*holders, return_exceptions=True)
+    await alice.leave()
 
 
 async def test_results_come_back_in_the_order_changes_were_sent():

@@ -1,7 +1,10 @@
 """Faults: Redis going away and coming back (with its data, empty, or rewound).
 
 Each test runs its own redis-server so it can stop and restart it, and real
-daphne processes pointed at it.
+daphne processes pointed at it; and again on a Redis Cluster of its own, where
+"Redis goes away" is every node stopped (each node's append-only file keeps
+its data, as one Redis's does), and "rewound" is the primary of the board's
+slot come back from an older copy.
 """
 
 import asyncio
@@ -20,6 +23,7 @@ from board.management.serving import LocalRedis
 from board.models import Board
 from board.store import state
 from board.store.state import Status
+from harness.cluster import LocalCluster
 from harness.players import ConnectionClosed, NetPlayer
 from tests.conftest import use_redis
 from tests.players import Player
@@ -29,9 +33,46 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("hubs")]
 FAST = {"BOARD_BEACON_SECONDS": 1}
 
 
+@pytest.fixture(params=["redis", "cluster"])
+def own_redis(request, own_redis, tmp_path):
+    """The conftest's own redis-server, or a Redis Cluster of this test's own with an append-only file a node."""
+    if request.param == "redis":
+        return own_redis
+    cluster = LocalCluster(tmp_path / "cluster", persistent=True).start()
+    request.addfinalizer(cluster.stop)
+    return cluster
+
+
+def holder(server, slug="main"):
+    """The redis-server holding ``slug``'s keys: ``server``, or on a cluster the primary of their slot."""
+    return server.primary_of(state.keys(slug)[0]) if isinstance(server, LocalCluster) else server
+
+
 def bits_in(server, slug="main"):
-    with redis.Redis.from_url(server.url) as client:
+    with redis.Redis(host="127.0.0.1", port=holder(server, slug).port) as client:
         return client.get(state.keys(slug)[0]), client.hgetall(state.keys(slug)[1])
+
+
+def lose_data(server):
+    """Delete the stopped server's files: it starts again empty (a cluster's nodes still know their cluster)."""
+    if isinstance(server, LocalCluster):
+        server.lose_data()
+    else:
+        shutil.rmtree(server.directory / "appendonlydir")
+
+
+def start_from(server, primary, saved):
+    """Start the stopped, emptied ``server`` with ``primary`` holding the RDB file ``saved``; return what to stop after.
+
+    One Redis starts without its append-only file, so it loads ``saved``; on a
+    cluster so does the board's primary, and its replica syncs from it.
+    """
+    shutil.copy(saved, primary.directory / "dump.rdb")
+    if isinstance(server, LocalCluster):
+        # With its append-only file on and none on disk, a node would start empty, not from the RDB file.
+        primary.persistent = False
+        return server.start()
+    return LocalRedis(server.directory, port=server.port).start()
 
 
 def status_of(url):
@@ -149,7 +190,7 @@ async def test_a_redis_that_returns_empty_serves_the_board_as_it_was_initialised
 
     own_redis.stop()
     assert await closed_for_unavailable(alice) == (protocol.CLOSE_UNAVAILABLE, ["unavailable"])
-    shutil.rmtree(own_redis.directory / "appendonlydir")
+    lose_data(own_redis)
     own_redis.start()
 
     # Board.initial_state() decides what a lost board starts from; today that
@@ -173,10 +214,11 @@ async def test_players_converge_after_redis_returns_without_its_last_changes(dap
     for index in (1, 2, 3):
         await alice.send_set(index, 1)
         await alice.receive_result()
-    with redis.Redis.from_url(own_redis.url) as client:
+    primary = holder(own_redis)
+    with redis.Redis(host="127.0.0.1", port=primary.port) as client:
         client.save()
     saved = tmp_path / "saved.rdb"
-    shutil.copy(own_redis.directory / "dump.rdb", saved)
+    shutil.copy(primary.directory / "dump.rdb", saved)
     for index in (4, 5):
         await alice.send_set(index, 1)
         await alice.receive_result()
@@ -186,9 +228,8 @@ async def test_players_converge_after_redis_returns_without_its_last_changes(dap
     # happened, a replica promoted before it caught up): version 3 again,
     # same epoch, while both players hold version 5.
     own_redis.stop(kill=True)
-    shutil.rmtree(own_redis.directory / "appendonlydir")
-    shutil.copy(saved, own_redis.directory / "dump.rdb")
-    rewound = LocalRedis(own_redis.directory, port=own_redis.port).start()
+    lose_data(own_redis)
+    rewound = start_from(own_redis, primary, saved)
     try:
         assert int(bits_in(rewound)[1][b"version"]) == 3
         alice = await recovered(alice, first.url)
@@ -208,13 +249,15 @@ async def test_players_converge_after_redis_returns_without_its_last_changes(dap
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_hub_that_finds_a_different_redis_tells_every_player_to_resync(settings, tmp_path):
+async def test_a_hub_that_finds_a_different_redis_tells_every_player_to_resync(settings, tmp_path, redis_backend):
     settings.BOARD_BEACON_SECONDS = 1
     board = await sync_to_async(Board.objects.default)()
     alice = await Player().join(board)
     # A beacon means the hub has beaten at least once and knows the first Redis.
     await alice.receive_control("beacon", timeout=10)
-    original, other = settings.REDIS_URL, LocalRedis(tmp_path / "other").start()
+    # On a cluster, another cluster: the board's slot has another primary.
+    kind = LocalCluster if isinstance(redis_backend, LocalCluster) else LocalRedis
+    original, other = settings.REDIS_URL, kind(tmp_path / "other").start()
     try:
         use_redis(other.url)
         assert (await alice.receive_control("resync", timeout=10))["reason"] == "restarted"
@@ -280,6 +323,7 @@ class Keeper:
         return wrong
 
 
+@pytest.mark.usefixtures("redis_backend")
 async def test_no_acknowledged_change_is_lost_when_a_process_is_killed_mid_game(daphnes, nginx, record_property):
     import random
 

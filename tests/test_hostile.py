@@ -27,6 +27,7 @@ import redis
 import websockets
 from asgiref.sync import sync_to_async
 from django.core.management import call_command
+from prometheus_client.parser import text_string_to_metric_families
 
 from board import bitset, moderation
 from board.live import protocol
@@ -468,6 +469,63 @@ async def test_a_socket_flooding_pings_without_reading_is_closed_and_costs_bound
     await assert_the_board_still_works(stack, bystanders)
 
 
+def dropped_within(sock, seconds):
+    """Whether the server ends the TCP connection within ``seconds`` (whatever it still sends is read)."""
+    sock.sock.settimeout(seconds)
+    try:
+        while sock.sock.recv(65536):
+            pass
+    except TimeoutError:
+        return False
+    except OSError:
+        pass  # reset: dropped
+    return True
+
+
+def counted(daphne, name):
+    """The value of counter ``name`` (a sample name, ``checkboxes_…_total``) on ``daphne``'s /metrics."""
+    with urllib.request.urlopen(f"{daphne.url}/metrics", timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name
+    )
+
+
+def held_sockets(daphne):
+    return counted(daphne, "checkboxes_held_sockets_total")
+
+
+async def test_a_socket_sending_faster_than_the_board_takes_its_frames_is_no_longer_read(stack, bystanders):
+    # daphne parsed all a socket sent, 3,000 pings per 64 KB read, each loop
+    # turn, and queued them without bound while the consumer took one a turn:
+    # five such floods filled both processes for 10 s (docs/reliability.md).
+    held = await asyncio.to_thread(held_sockets, stack.attacked)
+
+    def attack():
+        sock = raw.RawSocket(stack.attacked.port, address(), receive_buffer=4096).open()
+        pings = raw.text_frame({"type": "ping"}) * 10_000
+        for _ in range(100):
+            if not sock.try_send(pings, timeout=2):
+                return sock, False
+        return sock, True
+
+    sock, took_everything = await asyncio.to_thread(attack)
+    try:
+        assert not took_everything, "the server read 22 MB of pings from a socket it had closed"
+        code, messages = await asyncio.to_thread(closing, sock)
+        # Closed for abuse, it is not read again, its answering Close neither:
+        # the connection is dropped once the close handshake times out (1 s).
+        assert await asyncio.to_thread(dropped_within, sock, 5), "the connection stayed open 5 s after the Close"
+    finally:
+        sock.abort()
+    assert code in (protocol.CLOSE_TOO_MANY, protocol.CLOSE_TOO_MANY_BAD_FRAMES)
+    assert await asyncio.to_thread(held_sockets, stack.attacked) > held
+    await assert_the_board_still_works(stack, bystanders)
+
+
 async def drive(player, stop, first_box, rate=5):
     """An honest player changing boxes ``rate`` times a second until ``stop`` is set."""
     for k in itertools.count():
@@ -727,4 +785,46 @@ async def test_an_unroutable_socket_path_is_refused_quietly(stack, bystanders, p
     statuses = await asyncio.to_thread(lambda: list(attack()))
     assert set(statuses) <= {403, 404}, statuses
     assert "Traceback" not in log_since(stack.attacked, offset)
+    await assert_the_board_still_works(stack, bystanders)
+
+
+# -- the door ---------------------------------------------------------------------
+
+
+async def test_a_network_refused_twenty_times_is_turned_away_at_accept_by_that_process_only(stack, bystanders):
+    port, source = stack.attacked.port, address()
+
+    def attack():
+        statuses = []
+        for _ in range(20):
+            try:
+                raw.RawSocket(port, source, origin=f"http://127.0.0.1:{free_port()}").open()
+            except raw.HandshakeRefused as refused:
+                statuses.append(refused.status)
+        return statuses
+
+    def turned_away():
+        # Closed as it is accepted: no answer at all, not even a 403.
+        with pytest.raises((raw.HandshakeRefused, OSError)) as refused:
+            raw.RawSocket(port, source).open()
+        assert getattr(refused.value, "status", None) is None
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
+        with pytest.raises((http.client.HTTPException, OSError)):
+            connection.request("GET", "/")
+            connection.getresponse()
+        connection.close()
+
+    shuts = await asyncio.to_thread(counted, stack.attacked, "checkboxes_door_shuts_total")
+    away = await asyncio.to_thread(counted, stack.attacked, "checkboxes_door_turned_away_total")
+    assert await asyncio.to_thread(attack) == [403] * 20
+    await asyncio.to_thread(turned_away)
+    # Counted for the operator: one more shut, and the two connections turned away.
+    assert await asyncio.to_thread(counted, stack.attacked, "checkboxes_door_shuts_total") == shuts + 1
+    assert await asyncio.to_thread(counted, stack.attacked, "checkboxes_door_turned_away_total") >= away + 2
+    # Logged (at most once a minute per process: earlier tests' attackers may have shut it too).
+    assert "Shut the door to" in log_since(stack.attacked, 0)
+    # The other process saw no refusal: it serves the same network.
+    (await asyncio.to_thread(open_player, stack.other.port, source)).close()
+    # And another network on the attacked process is served.
+    (await asyncio.to_thread(open_player, port, address())).close()
     await assert_the_board_still_works(stack, bystanders)

@@ -1,4 +1,4 @@
-"""Several daphne processes sharing one Redis serve one board."""
+"""Several daphne processes sharing one Redis, or one Redis Cluster, serve one board."""
 
 import asyncio
 
@@ -8,7 +8,7 @@ from board.models import Board
 from board.store.state import Status
 from harness.players import NetPlayer
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("redis_backend", "hubs")]
 
 
 async def test_a_change_on_one_process_reaches_a_player_on_another(daphnes):

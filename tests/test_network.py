@@ -1,4 +1,5 @@
 import ipaddress
+import time
 
 import pytest
 
@@ -92,3 +93,77 @@ def test_an_ipv4_mapped_peer_matches_an_ipv4_trusted_proxy(settings):
     settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
     scope = scope_from("::ffff:127.0.0.1", "203.0.113.9")
     assert client_address(scope) == ipaddress.ip_address("203.0.113.9")
+
+
+def refused_scope(peer):
+    return {"type": "websocket", "client": [peer, 5000], "headers": []}
+
+
+def test_the_door_shuts_after_the_refusals_and_opens_again(settings):
+    from board.live.gate import Door
+
+    settings.BOARD_BOX_REFUSALS, settings.BOARD_BOX_SECONDS = 3, 1
+    door = Door()
+    for _ in range(2):
+        door.refused(refused_scope("203.0.113.7"))
+    assert not door.turns_away("203.0.113.7")
+    door.refused(refused_scope("203.0.113.7"))
+    assert door.turns_away("203.0.113.7")
+    assert door.turns_away("::ffff:203.0.113.7"), "a dual-stack socket's form of the same peer"
+    assert not door.turns_away("203.0.113.8")
+    time.sleep(1.1)
+    assert not door.turns_away("203.0.113.7")
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def shut_for(door, clock, peer, refusals):
+    """Refuse ``peer`` ``refusals`` times; the seconds its door then stays shut."""
+    for _ in range(refusals):
+        door.refused(refused_scope(peer))
+    assert door.turns_away(peer)
+    shut_at = clock.now
+    while door.turns_away(peer):
+        clock.now += 1
+    return clock.now - shut_at
+
+
+def test_the_door_stays_shut_twice_as_long_each_time_a_network_comes_back_for_more(settings):
+    from board.live.gate import REMEMBER_SECONDS, Door
+
+    settings.BOARD_BOX_REFUSALS, settings.BOARD_BOX_SECONDS, settings.BOARD_BOX_MAX_SECONDS = 3, 30, 200
+    clock = Clock()
+    door = Door(clock)
+    assert [shut_for(door, clock, "203.0.113.7", 3) for _ in range(5)] == [30, 60, 120, 200, 200]
+    assert shut_for(door, clock, "203.0.113.8", 3) == 30, "another network starts from the first"
+    clock.now += REMEMBER_SECONDS + 1
+    assert shut_for(door, clock, "203.0.113.7", 3) == 30, "quiet for ten minutes: forgiven"
+
+
+def test_the_door_shuts_a_whole_ipv6_slash_64_and_never_a_trusted_proxy(settings):
+    from board.live.gate import Door
+
+    settings.BOARD_BOX_REFUSALS = 2
+    settings.TRUSTED_PROXIES = [ipaddress.ip_network("127.0.0.1/32")]
+    door = Door()
+    for peer in ("2001:db8:1:2::1", "2001:db8:1:2::99", "127.0.0.1", "127.0.0.1"):
+        door.refused(refused_scope(peer))
+    assert door.turns_away("2001:db8:1:2:ffff::5")
+    assert not door.turns_away("2001:db8:1:3::1")
+    assert not door.turns_away("127.0.0.1")
+
+
+def test_the_door_off_never_shuts(settings):
+    from board.live.gate import Door
+
+    settings.BOARD_BOX_REFUSALS = 0
+    door = Door()
+    for _ in range(100):
+        door.refused(refused_scope("203.0.113.7"))
+    assert not door.turns_away("203.0.113.7")

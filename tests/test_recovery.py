@@ -1,4 +1,8 @@
-"""Recovery: Redis dies and an empty one takes its place; the boards come back as of their last snapshot."""
+"""Recovery: Redis dies and an empty one takes its place; the boards come back as of their last snapshot.
+
+On a Redis Cluster that is the whole cluster lost: every node killed and
+started again empty, the same cluster (harness/cluster.py).
+"""
 
 import asyncio
 import time
@@ -14,15 +18,19 @@ from board.management.serving import LocalRedis
 from board.models import Board, Snapshot
 from board.store import snapshots, state
 from board.store.state import Status
+from harness.cluster import LocalCluster
 from harness.players import ConnectionClosed, NetPlayer
 from tests.conftest import use_redis
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.usefixtures("hubs")]
 
 
-@pytest.fixture
-def doomed_redis(tmp_path):
-    """A Redis of this test's own, to kill and replace with an empty one on the same port."""
+@pytest.fixture(params=["redis", "cluster"])
+def doomed_redis(request, tmp_path):
+    """A Redis, or a Redis Cluster, of this test's own, to kill and replace with an empty one on the same ports."""
+    if request.param == "cluster":
+        yield request.getfixturevalue("cluster")
+        return
     server = LocalRedis(tmp_path / "redis").start()
     use_redis(server.url)
     yield server
@@ -31,6 +39,9 @@ def doomed_redis(tmp_path):
 
 def replace_with_empty(server):
     server.stop(kill=True)
+    if isinstance(server, LocalCluster):
+        # A replica writes what it synced to dump.rdb; nothing may survive.
+        server.lose_data()
     server.start()
 
 

@@ -13,6 +13,7 @@ from .. import metrics
 from ..store import state
 from ..store.state import Status
 from . import bans, limits, network, protocol, transport
+from .gate import door
 from .hub import hub_for
 from .protocol import Ack, FrameError, Ping, SetBox
 
@@ -141,6 +142,8 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self._disconnect(protocol.CLOSE_UNAVAILABLE, *UNAVAILABLE)
             return
         joining, self.joining = self.joining, None
+        # From its hello on, this socket's Redis calls have their own connections (state.LANE).
+        state.LANE.set("players")
         await self._send(self._hello(hub, meta))
         hub.joins.inc()
         for send, payload, wire in joining:
@@ -294,8 +297,10 @@ class BoardConsumer(AsyncWebsocketConsumer):
             return
         if not self.counted:
             # Refused as it opened (too many sockets, opening too often): the limits at work.
+            door.refused(self.scope)
             self._log(logging.INFO, error_code, "Refused a socket: %s (%d).", error_code, code)
         elif code in ABUSE_CLOSES:
+            door.refused(self.scope)
             self._log(logging.WARNING, error_code, "Closed a socket: %s (%d).", error_code, code)
         await self._send(protocol.error(error_code, message))
         self.closing = True
@@ -309,6 +314,11 @@ class BoardConsumer(AsyncWebsocketConsumer):
             await self.close(code=code)
         except Disconnected:
             pass
+        if code in ABUSE_CLOSES and self.writer is not None:
+            # A flood goes on after its close: autobahn would parse every frame
+            # of it (a ping flood's were most of a process's CPU) until the
+            # close handshake times out. Read nothing more.
+            self.writer.stop_reading()
 
     async def _refuse(self, error):
         outcome = FRAME_OUTCOMES.get(error.code)
@@ -326,6 +336,7 @@ class BoardConsumer(AsyncWebsocketConsumer):
                 error.code,
                 protocol.CLOSE_TOO_MANY_BAD_FRAMES,
             )
+            door.refused(self.scope)
             await self._close(protocol.CLOSE_TOO_MANY_BAD_FRAMES)
 
     async def _acknowledge(self, frames):

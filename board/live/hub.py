@@ -30,6 +30,7 @@ again, and a hub whose loops keep failing or have stopped reports it through
 """
 
 import asyncio
+import contextvars
 import logging
 import os
 import secrets
@@ -74,6 +75,12 @@ async def hub_for(slug):
     hub = hubs.setdefault(slug, BoardHub(board))
     hub.start()
     return hub
+
+
+def running_board(slug):
+    """The board of this loop's running hub for ``slug``, or None: what the socket path serves, with no lookup."""
+    hub = _hubs.get(asyncio.get_running_loop(), {}).get(slug)
+    return None if hub is None else hub.board
 
 
 def local_hubs():
@@ -161,8 +168,12 @@ class BoardHub:
             "tally": self.tally.flush_periodically,
             "trim": lambda: changelog.trim_periodically(self.board.slug),
         }
+        # The hub's loops call Redis through connections of their own (state.LANE).
+        lane = contextvars.copy_context()
+        lane.run(state.LANE.set, "hub")
+        loop = asyncio.get_running_loop()
         for name, job in jobs.items():
-            task = asyncio.ensure_future(self._supervised(name, job))
+            task = loop.create_task(self._supervised(name, job), context=lane.copy())
             task.set_name(f"hub {self.board.slug} {name}")
             self._tasks.append(task)
 
@@ -521,7 +532,7 @@ class BoardHub:
         replicas would then skip the next changes as already seen.
         """
         try:
-            run = (await state.async_client().info("server")).get("run_id")
+            run = await state.arun_id(self.board.slug)
         except redis.ResponseError:
             # A managed Redis that forbids INFO: restarts go unnoticed until a
             # failed call closes the sockets.

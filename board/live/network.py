@@ -58,6 +58,15 @@ def wide_network_of(address):
     return ipaddress.ip_network(f"{address}/{settings.BOARD_IPV6_WIDE_PREFIX}", strict=False)
 
 
+def parse_address(text):
+    """An IP address from a peer's or a header's text, or None."""
+    return _parse(text)
+
+
+def is_trusted_proxy(address):
+    return _trusted(address)
+
+
 def _trusted(address):
     return any(address in proxies for proxies in settings.TRUSTED_PROXIES if proxies.version == address.version)
 

@@ -26,6 +26,7 @@ from channels.security.websocket import WebsocketDenier
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
+from .gate import door
 from .network import client_address, network_of
 
 logger = logging.getLogger(__name__)
@@ -64,6 +65,7 @@ def allowed(scope):
 
 def log_refusal(scope, kind, message, *args):
     """Log a handshake refused before a consumer ran, throttled per ``kind`` (board/logs.py)."""
+    door.refused(scope)
     address = client_address(scope)
     network = str(network_of(address)) if address else None
     logger.info(

@@ -75,6 +75,15 @@ class DirectWriter:
         """Drop the connection now, discarding what is buffered for it."""
         self.transport.abortConnection()
 
+    def stop_reading(self):
+        """Read no more from this connection: its close is sent, and what it still sends is not parsed.
+
+        autobahn drops the connection when the close handshake times out
+        (daphne keeps its default of 1 s).
+        """
+        self.protocol.read_stopped = True
+        self.transport.stopReading()
+
 
 def direct_writer(send):
     """A :class:`DirectWriter` for the connection behind daphne's ASGI ``send``, or None.
@@ -99,6 +108,7 @@ def _unusable(send):
     if getattr(transport, "TLS", False):
         return "daphne terminates TLS"
     needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen")
+    needed += ("stopReading",)
     if getattr(transport, "TLS", None) is not False or not all(hasattr(transport, a) for a in needed):
         return "the connection is not Twisted's TCP transport as pinned in requirements.txt"
     if not all(hasattr(protocol, name) for name in ("state", "STATE_OPEN", "send_queue")):

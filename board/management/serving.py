@@ -35,7 +35,7 @@ def daphne_command(host, port):
     return [
         sys.executable,
         "-m",
-        "daphne",
+        "board.management.daphne_door",
         "-b",
         host,
         "-p",

@@ -26,7 +26,7 @@ from typing import NamedTuple
 import redis
 from django.conf import settings
 
-from . import state
+from . import clients, state
 
 logger = logging.getLogger(__name__)
 
@@ -126,15 +126,32 @@ def parse(raw_id, fields):
 
 
 def _reader():
-    """A client on the state's connections that leaves stream replies as Redis sent them.
+    """A function reading ``(key, start, end, reverse)``'s chunk as ``[(raw id, flat fields)]``, oldest first.
 
     redis-py turns each entry into a dict, which takes longer than reading it;
-    entries are parsed by position here instead.
+    on one server the entries come as Redis sent them, on a client of the
+    state's connections without that callback, and are parsed by position. The
+    cluster client routes through a client per node that it replaces after a
+    failover, so there its dicts are flattened back instead (their order is the
+    stream's).
     """
-    client = redis.Redis(connection_pool=state.sync_client().connection_pool)
+    client = state.sync_client()
+    if clients.node_of(client, "") is not None:
+        return lambda *args: [(raw_id, _flat(fields)) for raw_id, fields in _chunk(client, *args)]
+    plain = redis.Redis(connection_pool=client.connection_pool)
     for command in ("XRANGE", "XREVRANGE"):
-        client.response_callbacks.pop(command, None)
-    return client
+        plain.response_callbacks.pop(command, None)
+    return lambda *args: _chunk(plain, *args)
+
+
+def _chunk(client, key, start, end, reverse):
+    if reverse:
+        return client.execute_command("XREVRANGE", key, end, start, "COUNT", CHUNK)
+    return client.execute_command("XRANGE", key, start, end, "COUNT", CHUNK)
+
+
+def _flat(fields):
+    return [item for pair in fields.items() for item in pair]
 
 
 def read(slug, start="-", end="+", reverse=False, keep=None):
@@ -143,13 +160,10 @@ def read(slug, start="-", end="+", reverse=False, keep=None):
     Oldest first, or newest first with ``reverse``. ``keep`` sees each entry's
     raw fields first, so a search skips parsing the entries it does not want.
     """
-    client, key = _reader(), state.changelog_key(slug)
+    fetch, key = _reader(), state.changelog_key(slug)
     while True:
         try:
-            if reverse:
-                chunk = client.execute_command("XREVRANGE", key, end, start, "COUNT", CHUNK)
-            else:
-                chunk = client.execute_command("XRANGE", key, start, end, "COUNT", CHUNK)
+            chunk = fetch(key, start, end, reverse)
         except state.REDIS_ERRORS as error:
             raise state.StateUnavailable(str(error)) from error
         for raw_id, fields in chunk:
@@ -222,13 +236,18 @@ def rewrite_redis_files():
     """
     client = state.sync_client()
     done = []
+    # On a cluster, every primary holds some boards' logs.
+    targets = clients.primaries(client) or [None]
     try:
-        if client.info("persistence").get("aof_enabled"):
-            client.bgrewriteaof()
-            done.append("Redis is rewriting its append-only file.")
-        if client.config_get("save").get("save"):
-            client.bgsave(schedule=True)
-            done.append("Redis is saving a fresh dump.")
+        for target in targets:
+            on = {} if target is None else {"target_nodes": target}
+            if client.info("persistence", **on).get("aof_enabled"):
+                client.bgrewriteaof(**on)
+                done.append("Redis is rewriting its append-only file.")
+            if client.config_get("save", **on).get("save"):
+                client.bgsave(schedule=True, **on)
+                done.append("Redis is saving a fresh dump.")
+        done = list(dict.fromkeys(done))
     except redis.ResponseError as error:
         done.append(f"Redis refused to rewrite its files ({error}); trimmed entries stay in them until it does.")
     except state.REDIS_ERRORS as error:

@@ -21,6 +21,7 @@ ones serve views, the admin and management commands.
 """
 
 import asyncio
+import contextvars
 import enum
 import functools
 import itertools
@@ -37,6 +38,7 @@ from django.conf import settings
 from django.core.exceptions import ObjectDoesNotExist
 
 from .. import bitset, metrics
+from . import clients
 
 
 class Status(enum.IntEnum):
@@ -263,7 +265,15 @@ return 1
 """
 
 META_FIELDS = ("size", "frozen", "epoch", "version", "count")
-REDIS_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+# A cluster between a primary's death and its replica's promotion answers
+# CLUSTERDOWN, or has no node for a slot: for the callers, Redis is away.
+REDIS_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    OSError,
+    redis.exceptions.ClusterError,
+    redis.exceptions.SlotNotCoveredError,
+)
 # Error replies that mean "not now" rather than "wrong command": the maxmemory
 # limit (OOM), a failed RDB save with stop-writes-on-bgsave-error (MISCONF), a
 # replica after a failover (READONLY), a long script (BUSY), a cluster in
@@ -416,40 +426,48 @@ _sync_scripts = {}
 _async_scripts = weakref.WeakKeyDictionary()
 # How long a request waits for a free Redis connection before it counts as unavailable.
 POOL_WAIT_SECONDS = 5
+# Which of its loop's Redis clients a task uses, each with connections of its
+# own. Sockets opening by the thousand, each making a few calls at once, took
+# every connection of a single pool: a batch of changes waiting for one for
+# POOL_WAIT_SECONDS was taken for Redis lost (every player of the process closed
+# 4503), and a player's change waited seconds for its network's budget
+# (docs/reliability.md). So the board hubs' own loops (the writer, the beacon,
+# the housekeeping) run in the "hub" lane, a socket that has had its hello in
+# the "players" lane, and whatever strangers ask (sockets opening, HTTP
+# requests) in the "strangers" lane.
+LANE = contextvars.ContextVar("redis_lane", default="strangers")
+LANE_CONNECTIONS = {"strangers": 64, "players": 64, "hub": 32}
 
 
-def _client_options():
+def _client_options(lane="strangers"):
     return {
         "socket_connect_timeout": 3,
         "socket_timeout": 10,
         "health_check_interval": 15,
-        "max_connections": 64,
+        "max_connections": LANE_CONNECTIONS[lane],
     }
 
 
 def sync_scripts():
-    """Scripts bound to a thread-safe sync client for the configured Redis."""
+    """Scripts bound to a thread-safe sync client for the configured Redis (board/store/clients.py)."""
     url = settings.REDIS_URL
     if url not in _sync_scripts:
-        _sync_scripts[url] = _Scripts(redis.Redis.from_url(url, **_client_options()))
+        _sync_scripts[url] = _Scripts(clients.sync_client(url, **_client_options()))
     return _sync_scripts[url]
 
 
 def async_scripts():
-    """Scripts bound to an asyncio client owned by the running event loop."""
-    loop = asyncio.get_running_loop()
-    entry = _async_scripts.get(loop)
+    """Scripts bound to an asyncio client owned by the running event loop, in the running task's lane."""
+    lanes = _async_scripts.setdefault(asyncio.get_running_loop(), {})
+    lane = LANE.get()
+    entry = lanes.get(lane)
     if entry is None or entry[0] != settings.REDIS_URL:
         # A burst of players joining (each asks for the state) needs more
         # connections at once than the pool holds: a blocking pool makes them
         # wait for a free connection, where the default pool raises "Too many
         # connections" and the state endpoint answered 503 (docs/performance.md).
-        pool = redis.asyncio.BlockingConnectionPool.from_url(
-            settings.REDIS_URL, timeout=POOL_WAIT_SECONDS, **_client_options()
-        )
-        client = redis.asyncio.Redis.from_pool(pool)
-        entry = (settings.REDIS_URL, _Scripts(client))
-        _async_scripts[loop] = entry
+        client = clients.async_client(settings.REDIS_URL, POOL_WAIT_SECONDS, **_client_options(lane))
+        entry = lanes[lane] = (settings.REDIS_URL, _Scripts(client))
     return entry[1]
 
 
@@ -463,9 +481,8 @@ def async_client():
 
 async def close_async_client():
     """Close the running loop's client (before a test's loop goes away)."""
-    entry = _async_scripts.pop(asyncio.get_running_loop(), None)
-    if entry is not None:
-        await entry[1].client.aclose()
+    for _, scripts in _async_scripts.pop(asyncio.get_running_loop(), {}).values():
+        await scripts.client.aclose()
 
 
 def reset_clients():
@@ -683,3 +700,15 @@ async def aapply(board, changes, authors=None):
             return _parse_applied(await async_scripts().apply(keys=_script_keys(board.slug), args=args))
     except REDIS_ERRORS as error:
         raise StateUnavailable(str(error)) from error
+
+
+async def arun_id(slug):
+    """The ``run_id`` of the Redis server holding the board: on a cluster, its slot's primary.
+
+    It changes when that server restarts, and on a cluster also when a replica
+    is promoted in its place, which may likewise lack the last changes.
+    """
+    client = async_client()
+    node = clients.node_of(client, keys(slug)[1])
+    info = await (client.info("server") if node is None else client.info("server", target_nodes=node))
+    return info.get("run_id")
