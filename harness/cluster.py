@@ -106,6 +106,10 @@ class LocalCluster:
                 )
                 self.created = True
             self.wait_ok(timeout)
+            # A replica still making its first copy would lose what a failover
+            # test wrote before killing its primary.
+            for primary in self.primaries():
+                self.wait_replicated(primary, timeout)
         except BaseException:
             # No node may outlive a cluster that never came up.
             self.stop()
@@ -129,6 +133,23 @@ class LocalCluster:
         except (redis.ConnectionError, redis.TimeoutError, OSError):
             return False
         return "cluster_state:ok" in info and "cluster_slots_ok:16384" in info
+
+    def wait_replicated(self, primary, timeout=15):
+        """Until a replica of ``primary`` is online and has acknowledged everything written to it so far.
+
+        ``WAIT`` on a connection of one's own would not do: it waits for that
+        connection's writes only, and returns at once for a connection that made none.
+        """
+        deadline = time.monotonic() + timeout
+        with primary.client() as client:
+            while time.monotonic() < deadline:
+                info = client.info("replication")
+                written = info["master_repl_offset"]
+                replicas = [value for key, value in info.items() if key.startswith("slave") and isinstance(value, dict)]
+                if any(each.get("state") == "online" and each.get("offset", -1) >= written for each in replicas):
+                    return
+                time.sleep(0.05)
+        raise RuntimeError(f"no replica of {primary.address} caught up within {timeout} s")
 
     def running(self):
         return [node for node in self.nodes if node.process is not None and node.process.poll() is None]

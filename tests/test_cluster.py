@@ -120,8 +120,7 @@ async def test_players_resync_and_carry_on_when_the_boards_primary_fails_over(cl
     await bob.load()
     await set_box(alice, 7, 1)
     await bob.wait_for_version(1)
-    with doomed.client() as client:
-        assert client.execute_command("WAIT", 1, 2000) == 1  # the replica has the change
+    cluster.wait_replicated(doomed)  # the replica has the change
 
     promoted = cluster.kill_primary_of(BITS)
     assert promoted is not doomed and doomed.process.poll() is not None
