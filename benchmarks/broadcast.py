@@ -305,11 +305,12 @@ def summarise(options, sent, reports, final):
         applied.update(report["applied"])
     timed = sum(report["timed_clients"] for report in reports)
     last, first, received = arrivals(reports)
-    every, earliest = [], []
+    every, earliest, timeline = [], [], []
     for version, sent_at in applied.items():
         if received.get(version, 0) >= timed and version in last:
             every.append(1000 * (last[version] - sent_at))
             earliest.append(1000 * (first[version] - sent_at))
+            timeline.append((sent_at, every[-1]))
     every.sort()
     earliest.sort()
     expected = len(applied) * timed
@@ -342,6 +343,7 @@ def summarise(options, sent, reports, final):
         "p90_ms": ms(percentile(every, 0.90)),
         "p99_ms": ms(percentile(every, 0.99)),
         "max_ms": ms(every[-1] if every else None),
+        "window_p99_ms": [ms(value) for value in window_percentiles(timeline, WINDOW_SECONDS, 0.99)],
         "first_p50_ms": ms(percentile(earliest, 0.50)),
         "first_p99_ms": ms(percentile(earliest, 0.99)),
         "final_version": final["version"],
@@ -357,6 +359,25 @@ def summarise(options, sent, reports, final):
         "close_codes": dict(sum((Counter(report["close_codes"]) for report in reports), Counter())),
         "state_503s": sum(report["unavailable"] for report in reports),
     }
+
+
+# The width of the windows ``window_p99_ms`` reports, from the first change sent.
+WINDOW_SECONDS = 10
+
+
+def window_percentiles(timeline, seconds, fraction):
+    """The ``fraction`` percentile of the latencies of the changes sent in each ``seconds`` of the run.
+
+    ``timeline`` holds (sent at, latency) pairs; it shows when a tail happened,
+    which one percentile of the whole run cannot.
+    """
+    if not timeline:
+        return []
+    start = min(sent_at for sent_at, _ in timeline)
+    windows = {}
+    for sent_at, latency in timeline:
+        windows.setdefault(int((sent_at - start) // seconds), []).append(latency)
+    return [percentile(sorted(windows.get(k, [])), fraction) for k in range(max(windows) + 1)]
 
 
 def arrivals(reports):

@@ -265,6 +265,8 @@ def hostile_main(count, ports, conn, nice=0):
     stop.set()
     for thread in threads:
         thread.join(30)
+    # Their CPU, every thread's: what the attackers took of the shared cores.
+    counts["cpu_s"] = round(time.process_time(), 1)
     conn.send(dict(counts))
 
 
@@ -414,10 +416,14 @@ def main(argv=None):
         "clean_p50_ms": clean["p50_ms"],
         "clean_p99_ms": clean["p99_ms"],
         "p99_ratio": round(attacked["p99_ms"] / clean["p99_ms"], 2) if attacked["p99_ms"] and clean["p99_ms"] else None,
+        # Each 10 s of the run: when the attacked tail happened.
+        "honest_window_p99_ms": attacked["window_p99_ms"],
+        "clean_window_p99_ms": clean["window_p99_ms"],
         "rss_growth_mb": attacked["rss_growth_mb"],
         "clean_rss_growth_mb": clean["rss_growth_mb"],
         "stalled_processes": len(attacked["stalled"]),
         "server_cpu_pct": attacked["server_cpu_pct"],
+        "attacker_cpu_pct": round(100 * attacked["attacks"].get("cpu_s", 0) / options.seconds, 1),
         "clean_server_cpu_pct": clean["server_cpu_pct"],
         "clean_lost": clean["lost"],
         "clean_converged": clean["converged"],
