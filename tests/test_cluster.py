@@ -229,6 +229,21 @@ async def test_no_applied_change_is_lost_and_every_player_converges_when_the_pri
         await keeper.player.leave()
 
 
+@pytest.mark.django_db
+def test_a_cluster_none_of_whose_nodes_answers_is_unavailable_to_sync_and_async_callers(cluster, main_board):
+    # redis-py says RedisClusterException, which callers would take for a bug
+    # (the admin's 500, the hub's tracebacks), not StateUnavailable.
+    state.meta(main_board)
+    cluster.stop()
+    with pytest.raises(state.StateUnavailable):
+        state.meta(main_board)
+    state.reset_clients()
+    with pytest.raises(state.StateUnavailable):
+        state.meta(main_board)  # a client made while every node is down
+    with pytest.raises(state.StateUnavailable):
+        asyncio.run(state.aread(main_board))
+
+
 async def test_a_board_made_in_the_database_gets_its_state_on_the_cluster(cluster, transactional_db):
     board = await Board.objects.acreate(slug="extra", size=50)
     bits, meta = await state.aread(board)

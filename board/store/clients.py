@@ -11,6 +11,7 @@ No Django here: settings.py reads :func:`cluster_nodes` to give the channel
 layer every node.
 """
 
+import contextlib
 import urllib.parse
 
 import redis
@@ -52,7 +53,7 @@ def sync_client(url, **options):
         return redis.Redis.from_url(url, **options)
     first, *others = cluster_nodes(url)
     seeds = [redis.cluster.ClusterNode(*_address(node)) for node in others]
-    return redis.cluster.RedisCluster.from_url(first, startup_nodes=seeds, **options)
+    return SyncCluster.from_url(first, startup_nodes=seeds, **options)
 
 
 def async_client(url, pool_timeout, **options):
@@ -72,23 +73,50 @@ def async_client(url, pool_timeout, **options):
     return AsyncCluster.from_url(first, startup_nodes=seeds, **options)
 
 
-class AsyncCluster(redis.asyncio.cluster.RedisCluster):
-    """The asyncio cluster client, raising a cluster none of whose nodes answers as a ``ConnectionError``.
+@contextlib.contextmanager
+def unreachable_as_connection_error():
+    """A cluster none of whose nodes answers, raised as the ``ConnectionError`` it is.
 
     redis-py raises ``RedisClusterException`` then ("Redis Cluster cannot be
     connected"), the class it also raises for a command whose keys span slots,
     so the callers that take a ``ConnectionError`` to mean "Redis is away"
-    (players closed with 4503, 503 states) took a cluster that was all down for
-    a bug: the hub's loops failed with tracebacks and no player was told.
+    (players closed with 4503, 503 states, the admin's "Redis is unavailable")
+    took a cluster that was all down for a bug: the hub's loops failed with
+    tracebacks and no player was told; the admin answered 500.
     """
+    try:
+        yield
+    except redis.exceptions.RedisClusterException as error:
+        if isinstance(error.__cause__, (redis.ConnectionError, redis.TimeoutError, OSError)):
+            raise redis.ConnectionError(str(error)) from error
+        raise
+
+
+class AsyncCluster(redis.asyncio.cluster.RedisCluster):
+    """The asyncio cluster client; a cluster that cannot be reached raises ``ConnectionError``."""
 
     async def initialize(self, *args, **kwargs):
-        try:
+        with unreachable_as_connection_error():
             return await super().initialize(*args, **kwargs)
-        except redis.exceptions.RedisClusterException as error:
-            if isinstance(error.__cause__, (redis.ConnectionError, redis.TimeoutError, OSError)):
-                raise redis.ConnectionError(str(error)) from error
-            raise
+
+
+class SyncCluster(redis.cluster.RedisCluster):
+    """The thread-safe cluster client; a cluster that cannot be reached raises ``ConnectionError``.
+
+    It learns the cluster as it is made, and again after a node fails, in its
+    nodes manager (which its pipelines share), so both are covered.
+    """
+
+    def __init__(self, *args, **kwargs):
+        with unreachable_as_connection_error():
+            super().__init__(*args, **kwargs)
+        learn = self.nodes_manager.initialize
+
+        def initialize(*args, **kwargs):
+            with unreachable_as_connection_error():
+                return learn(*args, **kwargs)
+
+        self.nodes_manager.initialize = initialize
 
 
 def _address(node_url):
