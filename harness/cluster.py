@@ -105,11 +105,13 @@ class LocalCluster:
                     timeout=timeout,
                 )
                 self.created = True
+                self.wait_ok(timeout)
+                # A replica still making its first copy would lose what a failover
+                # test wrote before killing its primary. (A cluster started again
+                # is handed back at once: tests look at it before anyone writes.)
+                for primary in self.primaries():
+                    self.wait_replicated(primary, timeout)
             self.wait_ok(timeout)
-            # A replica still making its first copy would lose what a failover
-            # test wrote before killing its primary.
-            for primary in self.primaries():
-                self.wait_replicated(primary, timeout)
         except BaseException:
             # No node may outlive a cluster that never came up.
             self.stop()
