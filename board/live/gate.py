@@ -20,7 +20,6 @@ The door sees the TCP peer only, so a peer in ``TRUSTED_PROXIES`` (the proxy
 in front) is never shut out: the proxy limits its own clients (deploy/nginx).
 """
 
-import ipaddress
 import logging
 import time
 
@@ -88,10 +87,10 @@ class Door:
         """Whether a TCP connection from ``host`` (the peer's address as text) is closed at once."""
         if not self.shut:
             return False
-        try:
-            key = network.network_of(ipaddress.ip_address(host))
-        except ValueError:
+        peer = network.parse_address(host)
+        if peer is None:
             return False
+        key = network.network_of(peer)
         _, until = self.shut.get(key, (0, None))
         if until is None:
             return False

@@ -18,16 +18,16 @@ def client_address(scope):
     client = scope.get("client")
     if not client:
         return None
-    peer = _parse(client[0])
-    if peer is None or not _trusted(peer):
+    peer = parse_address(client[0])
+    if peer is None or not is_trusted_proxy(peer):
         return peer
     for hop in reversed(_forwarded_for(scope)):
-        address = _parse(hop)
+        address = parse_address(hop)
         if address is None:
             # Only a trusted proxy could have put this here: the last address
             # it vouched for is the best there is.
             return peer
-        if not _trusted(address):
+        if not is_trusted_proxy(address):
             return address
         peer = address
     return peer
@@ -58,16 +58,7 @@ def wide_network_of(address):
     return ipaddress.ip_network(f"{address}/{settings.BOARD_IPV6_WIDE_PREFIX}", strict=False)
 
 
-def parse_address(text):
-    """An IP address from a peer's or a header's text, or None."""
-    return _parse(text)
-
-
 def is_trusted_proxy(address):
-    return _trusted(address)
-
-
-def _trusted(address):
     return any(address in proxies for proxies in settings.TRUSTED_PROXIES if proxies.version == address.version)
 
 
@@ -80,8 +71,11 @@ def _forwarded_for(scope):
     return hops
 
 
-def _parse(text):
-    """An IP address, also from the ``[v6]:port`` and ``v4:port`` forms some proxies write; else None."""
+def parse_address(text):
+    """An IP address from a peer's or a header's text, or None.
+
+    Also from the ``[v6]:port`` and ``v4:port`` forms some proxies write.
+    """
     text = text.strip()
     if text.startswith("["):
         text = text[1:].partition("]")[0]

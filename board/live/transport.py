@@ -107,8 +107,16 @@ def _unusable(send):
     transport = getattr(protocol, "transport", None)
     if getattr(transport, "TLS", False):
         return "daphne terminates TLS"
-    needed = ("socket", "connected", "disconnecting", "dataBuffer", "offset", "_tempDataBuffer", "_tempDataLen")
-    needed += ("stopReading",)
+    needed = (
+        "socket",
+        "connected",
+        "disconnecting",
+        "dataBuffer",
+        "offset",
+        "_tempDataBuffer",
+        "_tempDataLen",
+        "stopReading",
+    )
     if getattr(transport, "TLS", None) is not False or not all(hasattr(transport, a) for a in needed):
         return "the connection is not Twisted's TCP transport as pinned in requirements.txt"
     if not all(hasattr(protocol, name) for name in ("state", "STATE_OPEN", "send_queue")):
